@@ -1,0 +1,3 @@
+from pipmodels.cli import main
+
+main()

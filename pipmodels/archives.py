@@ -1,0 +1,141 @@
+"""What a package archive is: its name and version, whether it is whole, its canonical filename."""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from pipmodels.errors import PipmodelsError
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Archive:
+    path: Path
+    name: NormalizedName
+    version: Version
+    sha256: str
+
+    @property
+    def pin(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def name_from_filename(filename: str) -> tuple[NormalizedName, Version] | None:
+    """Name and version from a wheel or sdist filename, or None when it carries no valid version."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, _ = parse_wheel_filename(filename)
+            return name, version
+        return parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+
+
+def inspect(path: Path, *, shown_as: str | None = None) -> Archive:
+    """Check that ``path`` is a whole, readable archive and read its name and version.
+
+    The metadata inside is the authority; a filename that says otherwise is an error, so that a
+    renamed or mislabelled download can never be installed under the wrong pin.
+    """
+    label = shown_as or path.name
+    metadata = _read_metadata(path, label)
+    try:
+        name = canonicalize_name(metadata["Name"])
+        version = Version(metadata["Version"])
+    except (KeyError, TypeError, InvalidVersion):
+        raise PipmodelsError(
+            f"{label} has no valid Name and Version in its metadata.",
+            "Rebuild the package, or fix the URL so it points at the package archive.",
+        ) from None
+    from_name = name_from_filename(path.name)
+    if from_name is not None and from_name != (name, version):
+        raise PipmodelsError(
+            f"{label}: the filename says {from_name[0]} {from_name[1]} but its metadata says "
+            f"{name} {version}.",
+            "Use the archive under its real name, or rebuild it with matching metadata.",
+        )
+    return Archive(path, name, version, sha256_of(path))
+
+
+def canonical_filename(path: Path, name: str, version: Version) -> str:
+    """The filename pip expects for this archive, e.g. for Hugging Face's ``*-any-*.whl``."""
+    stem = canonicalize_name(name).replace("-", "_")
+    if path.name.endswith(".whl"):
+        tags = "-".join(path.name[: -len(".whl")].split("-")[-3:])
+        return f"{stem}-{version}-{tags}.whl"
+    if path.name.endswith(".zip"):
+        return f"{stem}-{version}.zip"
+    return f"{stem}-{version}.tar.gz"
+
+
+def _read_metadata(path: Path, label: str) -> dict[str, str]:
+    not_archive = PipmodelsError(
+        f"{label} is not a readable package archive (truncated, corrupt, or not an archive at all:"
+        " an HTML page served instead of the file, say).",
+        "Check the URL in a browser; if it is right, run again to fetch the file anew.",
+    )
+    try:
+        if zipfile.is_zipfile(path):
+            text = _zip_metadata(path)
+        elif tarfile.is_tarfile(path):
+            text = _tar_metadata(path)
+        else:
+            raise not_archive
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, UnicodeDecodeError):
+        raise not_archive from None
+    if text is None:
+        raise PipmodelsError(
+            f"{label} holds no package metadata (no .dist-info/METADATA or PKG-INFO).",
+            "Point pipmodels at a wheel or sdist of the package.",
+        )
+    return dict(HeaderParser().parsestr(text).items())
+
+
+def _zip_metadata(path: Path) -> str | None:
+    with zipfile.ZipFile(path) as archive:
+        broken = archive.testzip()  # reads every member: a truncated download fails here
+        if broken is not None:
+            raise zipfile.BadZipFile(broken)
+        for member in archive.namelist():
+            parts = member.split("/")
+            if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+                return archive.read(member).decode("utf-8")
+        for member in archive.namelist():  # a zip sdist
+            if member.count("/") == 1 and member.endswith("/PKG-INFO"):
+                return archive.read(member).decode("utf-8")
+    return None
+
+
+def _tar_metadata(path: Path) -> str | None:
+    text = None
+    with tarfile.open(path) as archive:
+        for member in archive:  # iterating reads the whole stream: truncation fails here
+            if text is None and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
+                stream = archive.extractfile(member)
+                if stream is not None:
+                    text = stream.read().decode("utf-8")
+    return text

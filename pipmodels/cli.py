@@ -1,0 +1,178 @@
+"""The ``pipmodels`` command: options in, plain function calls, errors out as one message."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from pipmodels import __version__, console, workflow
+from pipmodels.errors import Interrupted, PipmodelsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def reported_errors() -> Iterator[None]:
+    """The one place that turns a PipmodelsError into a message and an exit code."""
+    try:
+        yield
+    except Interrupted as exc:
+        console.error(exc.message)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        console.error(Interrupted().message)
+        sys.exit(130)
+    except PipmodelsError as exc:
+        console.error(exc.message)
+        if exc.hint:
+            console.info_always("  " + exc.hint)
+        sys.exit(1)
+
+
+def common_options(func: F) -> F:
+    decorators = [
+        click.argument("sources", nargs=-1, type=click.Path(path_type=Path)),
+        click.option(
+            "-m",
+            "--models",
+            "models_files",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="A requirements file whose every requirement is a model to cache "
+            "(its -f, -i and ${VAR} lines work as for pip). Repeatable.",
+        ),
+        click.option(
+            "--cache-dir",
+            type=click.Path(path_type=Path),
+            envvar="PIPMODELS_CACHE_DIR",
+            help="The model cache folder [env PIPMODELS_CACHE_DIR; default "
+            ".pipmodels-cache beside the first input].",
+        ),
+        click.option(
+            "--env-file",
+            type=click.Path(path_type=Path),
+            help="A NAME=value file for ${VAR} credentials [default: .env beside the "
+            "first input, when present].",
+        ),
+        click.option(
+            "-j", "--jobs", default=4, show_default=True, help="Models downloaded at once."
+        ),
+        click.option(
+            "-U",
+            "--upgrade",
+            is_flag=True,
+            help="Resolve version ranges of models again, and pass --upgrade to pip-compile.",
+        ),
+        click.option("-v", "--verbose", count=True, help="Show the commands run and their output."),
+        click.option("-q", "--quiet", is_flag=True, help="Print errors only."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def compile_options(func: F) -> F:
+    decorators = [
+        click.option(
+            "-o",
+            "--output-file",
+            "output",
+            type=click.Path(path_type=Path),
+            help="Where to write the pins [default: requirements.txt beside the first input].",
+        ),
+        click.option(
+            "--generate-hashes/--no-generate-hashes",
+            "hashes",
+            default=True,
+            show_default=True,
+            help="Pin every package with its sha256.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def make_options(kwargs: dict[str, Any]) -> workflow.Options:
+    verbose, quiet = kwargs.pop("verbose", 0), kwargs.pop("quiet", False)
+    console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
+    sources = tuple(kwargs.pop("sources", ()) or (workflow.DEFAULT_SOURCE,))
+    upgrade = kwargs.pop("upgrade", False)
+    compile_args = ("--upgrade",) if upgrade else ()
+    return workflow.Options(
+        sources=sources,
+        models_files=tuple(kwargs.pop("models_files", ())),
+        cache_dir=kwargs.pop("cache_dir", None),
+        output=kwargs.pop("output", None),
+        hashes=kwargs.pop("hashes", True),
+        env_file=kwargs.pop("env_file", None),
+        jobs=kwargs.pop("jobs", 4),
+        upgrade=upgrade,
+        python_executable=kwargs.pop("python_executable", None),
+        compile_args=compile_args,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pipmodels")
+def main() -> None:
+    """Install big model packages once, pinned by name and version, with credentials that
+    never leak.
+
+    \b
+    Example:
+      pipmodels sync -m requirements-models.txt requirements.in
+    """
+
+
+@main.command()
+@common_options
+def download(**kwargs: Any) -> None:
+    """Fill the model cache and print the pins.
+
+    \b
+    Example:
+      pipmodels download -m requirements-models.txt
+    """
+    with reported_errors():
+        session = workflow.Session.open(make_options(kwargs))
+        for pin in workflow.download(session):
+            click.echo(pin.text)
+
+
+@main.command(name="compile")
+@common_options
+@compile_options
+def compile_command(**kwargs: Any) -> None:
+    """Fill the cache, then write requirements.txt with pip-compile.
+
+    \b
+    Example:
+      pipmodels compile -m requirements-models.txt requirements.in
+    """
+    with reported_errors():
+        session = workflow.Session.open(make_options(kwargs))
+        pins = workflow.download(session)
+        workflow.compile_(session, pins)
+
+
+@main.command()
+@common_options
+@compile_options
+@click.option("--python-executable", help="Sync this Python's environment instead of this one.")
+def sync(**kwargs: Any) -> None:
+    """Fill the cache, compile when the inputs changed, then pip-sync the environment.
+
+    \b
+    Example:
+      pipmodels sync -m requirements-models.txt requirements.in
+    """
+    with reported_errors():
+        session = workflow.Session.open(make_options(kwargs))
+        pins = workflow.download(session)
+        workflow.sync(session, pins)

@@ -1,0 +1,59 @@
+"""Talk to the user on stderr; results go to stdout from the CLI alone."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+_level = NORMAL
+_lock = threading.Lock()
+
+
+def set_level(level: int) -> None:
+    global _level
+    _level = level
+
+
+def _colour(text: str, code: str) -> str:
+    if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
+        return text
+    return f"\033[{code}m{text}\033[0m"
+
+
+def _write(text: str) -> None:
+    with _lock:
+        print(text, file=sys.stderr, flush=True)
+
+
+def info(text: str) -> None:
+    if _level >= NORMAL:
+        _write(text)
+
+
+def warn(text: str) -> None:
+    _write(_colour("warning: ", "33") + text)
+
+
+def error(text: str) -> None:
+    _write(_colour("error: ", "31") + text)
+
+
+def debug(text: str) -> None:
+    if _level >= VERBOSE:
+        _write(text)
+
+
+def child(line: str) -> None:
+    """A line of a child process's output, already redacted."""
+    if _level >= VERBOSE:
+        _write("  " + line)
+
+
+def is_verbose() -> bool:
+    return _level >= VERBOSE
+
+
+def info_always(text: str) -> None:
+    _write(text)

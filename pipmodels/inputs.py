@@ -1,0 +1,71 @@
+"""The user's inputs: requirement sources, models files, and the models found in them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipmodels.errors import PipmodelsError
+from pipmodels.fill import Model
+from pipmodels.reqfile import ReqLine, RequirementsFile, read_tree
+
+# Direct references that name an archive pipmodels can cache; VCS URLs and local folders are
+# left to pip-compile as written.
+MODEL_SCHEMES = ("http://", "https://", "file:")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    sources: tuple[Path, ...]  # as the user named them
+    models_files: tuple[Path, ...]
+    source_tree: tuple[RequirementsFile, ...]
+    models_tree: tuple[RequirementsFile, ...]
+
+    @property
+    def files(self) -> tuple[RequirementsFile, ...]:
+        return self.source_tree + self.models_tree
+
+    @property
+    def models(self) -> list[Model]:
+        found = [
+            Model(req)
+            for parsed in self.source_tree
+            for req in parsed.requirements
+            if is_model_reference(req)
+        ]
+        for parsed in self.models_tree:
+            for req in parsed.requirements:
+                if req.url is not None and not is_model_reference(req):
+                    raise PipmodelsError(
+                        f"{req.line.where}: a models file lists archives to cache; "
+                        f"{req.requirement!r} is not one.",
+                        "Move it to your requirements.in, or point it at a .whl, .tar.gz or .zip.",
+                    )
+                found.append(Model(req, tuple(parsed.options)))
+        return found
+
+
+def is_model_reference(req: ReqLine) -> bool:
+    return req.url is not None and req.url.startswith(MODEL_SCHEMES) and _is_archive_url(req.url)
+
+
+def _is_archive_url(url: str) -> bool:
+    # GitHub release and Hugging Face URLs end with the archive's name; a download endpoint
+    # whose path does not (".../download?id=1") is still worth trying: the archive check after
+    # the download tells the user if it is not a package.
+    return not url.startswith("file:") or not Path(url[len("file:") :]).is_dir()
+
+
+def gather(sources: list[Path], models_files: list[Path]) -> Inputs:
+    for path in models_files:
+        if not path.is_file():
+            raise PipmodelsError(
+                f"The models file {path} does not exist.",
+                "Check the -m/--models path, or create the file.",
+            )
+    return Inputs(
+        tuple(sources),
+        tuple(models_files),
+        tuple(read_tree(sources)),
+        tuple(read_tree(models_files)) if models_files else (),
+    )

@@ -1,0 +1,205 @@
+"""Reading pip requirement files: logical lines, nested ``-r``/``-c`` files and direct references."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from pipmodels.credentials import redact_url
+from pipmodels.errors import PipmodelsError
+
+ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tgz", ".tar.bz2")
+# pip's own rule: a comment starts at "#" at the start of a line or after whitespace.
+COMMENT = re.compile(r"(^|\s+)#.*$")
+URL_START = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+NESTED_FILE_OPTIONS = {"-r": "-r", "--requirement": "-r", "-c": "-c", "--constraint": "-c"}
+# Options that may follow a requirement on its line, as pip allows.
+PER_REQUIREMENT_OPTION = re.compile(r"(^|\s)--(hash|config-settings|global-option)[=\s]")
+
+
+@dataclass(frozen=True)
+class Line:
+    path: Path
+    number: int
+    text: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}, line {self.number}"
+
+
+@dataclass(frozen=True)
+class ReqLine:
+    """One requirement line, split into the requirement and its trailing options."""
+
+    line: Line
+    requirement: str  # as written, without trailing options
+    options: str  # e.g. "--hash=sha256:..."
+    name: str | None  # canonical name when known without downloading
+    url: str | None  # the URL (or file URL of a local path) of a direct reference
+    extras: str  # "[a,b]" or ""
+    marker: str  # "; python_version >= '3.9'" or ""
+
+    @property
+    def is_direct(self) -> bool:
+        return self.url is not None
+
+    @property
+    def hashes(self) -> list[str]:
+        return re.findall(r"--hash[=\s]+(\S+)", self.options)
+
+
+@dataclass
+class RequirementsFile:
+    path: Path
+    lines: list[Line] = field(default_factory=list)
+    requirements: list[ReqLine] = field(default_factory=list)
+    options: list[Line] = field(default_factory=list)  # -f, -i, --extra-index-url, ...
+    nested: list[tuple[str, Path]] = field(default_factory=list)  # ("-r" | "-c", path)
+
+
+def logical_lines(path: Path) -> list[Line]:
+    """Lines as pip sees them: continuations joined, comments and blanks dropped."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipmodelsError(
+            f"The requirements file {path} does not exist.",
+            "Check the path, or create the file.",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PipmodelsError(f"Cannot read {path}: {exc}.", "Check the file.") from None
+    result: list[Line] = []
+    pending, start = "", 0
+    for number, text in enumerate(raw.splitlines(), 1):
+        if not pending:
+            start = number
+        if text.endswith("\\") and not COMMENT.search(text):
+            pending += text[:-1] + " "
+            continue
+        text = COMMENT.sub("", pending + text).strip()
+        pending = ""
+        if text:
+            result.append(Line(path, start, text))
+    if pending.strip():
+        result.append(Line(path, start, pending.strip()))
+    return result
+
+
+def read(path: Path) -> RequirementsFile:
+    parsed = RequirementsFile(path)
+    for line in logical_lines(path):
+        parsed.lines.append(line)
+        if line.text.startswith("-"):
+            nested = _nested_file(line)
+            if nested:
+                parsed.nested.append(nested)
+            elif line.text.split()[0].split("=")[0] in ("-e", "--editable"):
+                parsed.requirements.append(_editable(line))
+            else:
+                parsed.options.append(line)
+        else:
+            parsed.requirements.append(parse_requirement(line))
+    return parsed
+
+
+def read_tree(sources: list[Path]) -> list[RequirementsFile]:
+    """Every file reachable from ``sources`` through ``-r`` and ``-c``, each once, in order."""
+    seen: dict[Path, RequirementsFile] = {}
+
+    def visit(path: Path) -> None:
+        key = path.resolve()
+        if key in seen:
+            return
+        parsed = read(path)
+        seen[key] = parsed
+        for _, child in parsed.nested:
+            visit(child)
+
+    for source in sources:
+        visit(source)
+    return list(seen.values())
+
+
+def parse_requirement(line: Line) -> ReqLine:
+    text, options = _split_options(line.text)
+    if _looks_like_archive(text) or URL_START.match(text):
+        return _bare_direct(line, text, options)
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise PipmodelsError(
+            f"{line.where}: cannot parse {redact_url(text)!r} ({exc}).",
+            "Write a requirement such as 'name>=1.0', 'name @ https://host/file.whl', "
+            "or a path to a .whl, .tar.gz or .zip file.",
+        ) from None
+    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+    marker = f"; {req.marker}" if req.marker else ""
+    return ReqLine(line, text, options, canonicalize_name(req.name), req.url, extras, marker)
+
+
+def is_archive_name(name: str) -> bool:
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _looks_like_archive(text: str) -> bool:
+    word = text.split(";")[0].strip()
+    return " " not in word and is_archive_name(word.split("#")[0])
+
+
+def _bare_direct(line: Line, text: str, options: str) -> ReqLine:
+    location, _, marker = text.partition(";")
+    location = location.strip()
+    name = None
+    fragment = urlsplit(location).fragment if URL_START.match(location) else ""
+    egg = re.search(r"(?:^|&)egg=([^&]+)", fragment)
+    if egg:
+        name = canonicalize_name(unquote(egg.group(1)))
+    url = location if URL_START.match(location) else _file_url(line, location)
+    marker = f"; {marker.strip()}" if marker.strip() else ""
+    return ReqLine(line, text, options, name, url, "", marker)
+
+
+def _file_url(line: Line, location: str) -> str:
+    # pip reads relative paths from the working directory; pip-tools users write them relative
+    # to the requirements file. Take the file's folder when the working directory has no such file.
+    path = Path(location).expanduser()
+    if not path.is_absolute() and not path.exists():
+        path = line.path.parent / path
+    return path.resolve().as_uri()
+
+
+def _editable(line: Line) -> ReqLine:
+    return ReqLine(line, line.text, "", None, None, "", "")
+
+
+def _split_options(text: str) -> tuple[str, str]:
+    match = PER_REQUIREMENT_OPTION.search(text)
+    if not match:
+        return text, ""
+    return text[: match.start()].strip(), text[match.start() :].strip()
+
+
+def _nested_file(line: Line) -> tuple[str, Path] | None:
+    try:
+        words = shlex.split(line.text)
+    except ValueError:
+        words = line.text.split()
+    option, _, value = words[0].partition("=")
+    if option not in NESTED_FILE_OPTIONS:
+        return None
+    target = value or (words[1] if len(words) > 1 else "")
+    if not target:
+        raise PipmodelsError(f"{line.where}: {option} needs a file name.", "Add the file name.")
+    if URL_START.match(target):
+        raise PipmodelsError(
+            f"{line.where}: pipmodels reads nested requirement files from disk only.",
+            "Download the file and refer to it by path.",
+        )
+    return NESTED_FILE_OPTIONS[option], line.path.parent / target

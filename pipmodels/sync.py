@@ -1,0 +1,67 @@
+"""pip-sync from requirements.txt and the cache, keeping pipmodels itself installed."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipmodels import console, piptools, runner
+from pipmodels.cache import Cache
+from pipmodels.credentials import Redactor
+from pipmodels.environment import canonical, closure, installed
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(==|@|===)", re.M)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    requirements: Path
+    python_executable: str | None = None
+    extra_args: tuple[str, ...] = ()
+
+
+def sync_environment(
+    cache: Cache, settings: SyncSettings, *, environ: Mapping[str, str], redactor: Redactor
+) -> None:
+    text = settings.requirements.read_text(encoding="utf-8")
+    keep = _self_preservation(text, settings.python_executable, environ, redactor)
+    with tempfile.TemporaryDirectory(prefix="pipmodels-sync-") as tmp:
+        request = Path(tmp) / settings.requirements.name
+        request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
+        cmd = piptools.pip_sync(
+            request,
+            find_links=cache.page,
+            python_executable=settings.python_executable,
+            extra_args=settings.extra_args,
+            verbose=console.is_verbose(),
+        )
+        console.info(f"Syncing {settings.python_executable or 'this environment'}")
+        result = runner.run(
+            cmd,
+            env=environ,
+            redactor=redactor,
+            what="pip-sync",
+            hint="See pip's message above; rerun with -v for all of it.",
+        )
+    for line in result.output.splitlines():
+        if line.startswith(("Successfully installed", "Everything up-to-date")):
+            console.info("  " + line)
+
+
+def _self_preservation(
+    text: str, python: str | None, environ: Mapping[str, str], redactor: Redactor
+) -> dict[str, str]:
+    """pipmodels and what it needs, where installed in the target and not already pinned.
+
+    pip-sync spares pip-tools and its dependencies but would remove pipmodels, which users
+    install beside their models (``make install``). Listing them as already-satisfied pins
+    makes pip-sync leave them alone.
+    """
+    packages = installed(python, env=environ, redactor=redactor)
+    if "pipmodels" not in packages:
+        return {}
+    pinned = {canonical(m.group(1)) for m in _PIN.finditer(text)}
+    return {n: v for n, v in closure("pipmodels", packages).items() if n not in pinned}

@@ -1,0 +1,153 @@
+"""The three steps a user asks for: download, compile, sync. Each takes one Options value."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipmodels import console
+from pipmodels.cache import Cache
+from pipmodels.compile import CompileSettings, compile_requirements, inputs_digest, recorded_digest
+from pipmodels.credentials import Redactor, child_environment, env_var_names, expand, load_env_file
+from pipmodels.errors import PipmodelsError
+from pipmodels.fill import FillSettings, Pin, fill
+from pipmodels.inputs import Inputs, gather
+from pipmodels.sync import SyncSettings, sync_environment
+
+DEFAULT_SOURCE = Path("requirements.in")
+
+
+@dataclass(frozen=True)
+class Options:
+    sources: tuple[Path, ...] = (DEFAULT_SOURCE,)
+    models_files: tuple[Path, ...] = ()
+    cache_dir: Path | None = None
+    output: Path | None = None
+    hashes: bool = True
+    env_file: Path | None = None
+    jobs: int = 4
+    upgrade: bool = False
+    python_executable: str | None = None
+    compile_args: tuple[str, ...] = ()
+    sync_args: tuple[str, ...] = ()
+
+    @property
+    def output_path(self) -> Path:
+        if self.output is not None:
+            return self.output
+        first = self.sources[0]
+        return (
+            first.with_suffix(".txt")
+            if first.suffix == ".in"
+            else first.parent / "requirements.txt"
+        )
+
+    @property
+    def cache_path(self) -> Path:
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return self.sources[0].parent / ".pipmodels-cache"
+
+
+@dataclass
+class Session:
+    """Everything one run works with, loaded once."""
+
+    options: Options
+    inputs: Inputs
+    cache: Cache
+    environ: dict[str, str]
+    redactor: Redactor
+
+    @classmethod
+    def open(cls, options: Options) -> Session:
+        inputs = gather(list(options.sources), list(options.models_files))
+        env_values = _env_file_values(options)
+        environ = child_environment(env_values)
+        redactor = Redactor()
+        redactor.add(env_values.values())
+        for parsed in inputs.files:
+            for line in parsed.lines:
+                redactor.add(environ[n] for n in env_var_names(line.text) if n in environ)
+                redactor.add_url_userinfo(expand(line.text, environ))
+        cache = Cache(options.cache_path)
+        cache.ensure()
+        return cls(options, inputs, cache, environ, redactor)
+
+
+def download(session: Session) -> list[Pin]:
+    settings = FillSettings(jobs=session.options.jobs, refresh=session.options.upgrade)
+    with session.cache.locked():
+        return fill(
+            session.inputs.models,
+            session.cache,
+            environ=session.environ,
+            redactor=session.redactor,
+            settings=settings,
+        )
+
+
+def compile_settings(options: Options) -> CompileSettings:
+    return CompileSettings(
+        output=options.output_path,
+        header_command=header_command(options),
+        hashes=options.hashes,
+        extra_args=options.compile_args,
+    )
+
+
+def compile_(session: Session, pins: list[Pin], *, write: bool = True) -> str:
+    return compile_requirements(
+        session.inputs,
+        pins,
+        session.cache,
+        compile_settings(session.options),
+        environ=session.environ,
+        redactor=session.redactor,
+        write=write,
+    )
+
+
+def is_compiled(session: Session, pins: list[Pin]) -> bool:
+    settings = compile_settings(session.options)
+    current = inputs_digest(session.inputs, pins, settings)
+    return recorded_digest(settings.output) == current
+
+
+def sync(session: Session, pins: list[Pin]) -> None:
+    options = session.options
+    if not is_compiled(session, pins):
+        compile_(session, pins)
+    else:
+        console.info(f"{options.output_path} is up to date with its inputs")
+    sync_environment(
+        session.cache,
+        SyncSettings(options.output_path, options.python_executable, options.sync_args),
+        environ=session.environ,
+        redactor=session.redactor,
+    )
+
+
+def header_command(options: Options) -> str:
+    words = ["pipmodels", "compile"]
+    for path in options.models_files:
+        words += ["-m", str(path)]
+    if not options.hashes:
+        words.append("--no-generate-hashes")
+    if options.output is not None:
+        words += ["-o", str(options.output)]
+    if options.sources != (DEFAULT_SOURCE,):
+        words += [str(s) for s in options.sources]
+    return shlex.join(words)
+
+
+def _env_file_values(options: Options) -> dict[str, str]:
+    """``--env-file``, else a ``.env`` beside the first input when one exists."""
+    if options.env_file is not None:
+        return load_env_file(options.env_file)
+    beside = options.sources[0].parent / ".env"
+    return load_env_file(beside) if beside.is_file() else {}
+
+
+__all__ = ["Options", "PipmodelsError", "Session", "compile_", "download", "sync"]

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from tests.builders import build_wheel
+from tests.servers import Server
+
+SECRET = "s3cr3t-prodigy-key-7f2a9c"
+
+
+@pytest.fixture(autouse=True)
+def isolated_pip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep the machine's pip configuration and caches out of every test."""
+    for name in list(os.environ):
+        if name.startswith(("PIP_", "PIPMODELS_", "GITHUB_", "GH_")) or name == "NO_COLOR":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "pip-cache"))
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    monkeypatch.setenv("PIP_NO_INPUT", "1")
+    monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "10")
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.close()
+
+
+class CommandLineSpy:
+    """Samples every process's command line while a run goes, to catch a secret on one."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.leaks: set[str] = set()
+        self.seen = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as stream:
+                        cmdline = stream.read().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                if "pip" in cmdline:
+                    self.seen += 1
+                if self.secret in cmdline:
+                    self.leaks.add(cmdline)
+            self._stop.wait(0.005)
+
+    def __enter__(self) -> CommandLineSpy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class Project:
+    """A user's project folder and the commands they run in it."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+    runs: list[Run] = field(default_factory=list)
+    spy_secret: str | None = None
+    spy_hits: int = 0
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def pipmodels(self, *args: str, check: bool = True, timeout: float = 300) -> Run:
+        cmd = [sys.executable, "-m", "pipmodels", *args]
+        env = {**os.environ, **self.env}
+        if self.spy_secret:
+            with CommandLineSpy(self.spy_secret) as spy:
+                proc = subprocess.run(
+                    cmd, cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout
+                )
+            assert not spy.leaks, f"secret on a command line: {spy.leaks}"
+            assert spy.seen, "the command-line spy saw no pip process"
+        else:
+            proc = subprocess.run(
+                cmd, cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout
+            )
+        run = Run(proc.returncode, proc.stdout, proc.stderr)
+        self.runs.append(run)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"pipmodels {' '.join(args)} failed:\n{run.output}")
+        return run
+
+    def files_containing(self, needle: str) -> list[Path]:
+        hits = []
+        for path in self.root.rglob("*"):
+            if needle in path.name:
+                hits.append(path)
+            elif path.is_file() and needle.encode() in path.read_bytes():
+                hits.append(path)
+        return hits
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "project"
+    root.mkdir()
+    return Project(root)
+
+
+@dataclass
+class Venv:
+    root: Path
+
+    @property
+    def python(self) -> str:
+        return str(self.root / "bin" / "python")
+
+    def freeze(self) -> dict[str, str]:
+        out = subprocess.run(
+            [self.python, "-m", "pip", "list", "--format=freeze", "--exclude-editable"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        pairs = (line.split("==", 1) for line in out.splitlines() if "==" in line)
+        return {canonicalize_name(name): version for name, version in pairs}
+
+    def installed_times(self) -> dict[str, float]:
+        """When each dist-info folder was written: a reinstall changes it."""
+        site = next((self.root / "lib").glob("python*/site-packages"))
+        return {p.name: p.stat().st_mtime_ns for p in site.glob("*.dist-info")}
+
+    def run(self, code: str) -> str:
+        return subprocess.run(
+            [self.python, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+
+@pytest.fixture
+def venv(tmp_path: Path) -> Venv:
+    root = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+    return Venv(root)
+
+
+@pytest.fixture
+def index(server: Server, tmp_path: Path) -> str:
+    """A PEP 503 index with the ordinary dependencies of the demo models."""
+    dist = tmp_path / "index-files"
+    archives = [
+        build_wheel(dist, "tinyspacy", "3.8.2"),
+        build_wheel(dist, "tinyspacy", "3.9.0"),
+        build_wheel(dist, "helperlib", "1.0.0"),
+    ]
+    return server.add_index(archives)

@@ -1,0 +1,176 @@
+"""Real HTTP servers on 127.0.0.1: a GitHub-like release host, a find-links page behind basic
+auth, and a PEP 503 index. Each counts the requests and bytes it served per path."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+Handler = Callable[["Request"], "Response"]
+
+
+@dataclass
+class Request:
+    path: str
+    query: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Server:
+    def __init__(self) -> None:
+        self.routes: dict[str, Handler] = {}
+        self.requests: Counter[str] = Counter()
+        self.bytes_sent: Counter[str] = Counter()
+        self.throttle: float = 0.0  # seconds per 64 kB, to make downloads slow
+        self.log: list[Request] = []
+        self.archives: dict[str, str] = {}  # path -> archive filename it serves
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                parts = urlsplit(self.path)
+                path = unquote(parts.path)
+                request = Request(
+                    path, parts.query, {k.lower(): v for k, v in self.headers.items()}
+                )
+                server.log.append(request)
+                server.requests[path] += 1
+                handler = server.routes.get(path)
+                response = handler(request) if handler else Response(404, b"not found")
+                self.send_response(response.status)
+                for key, value in response.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self._send(path, response.body)
+
+            def _send(self, path: str, body: bytes) -> None:
+                step = 1 << 16
+                for start in range(0, len(body), step):
+                    try:
+                        self.wfile.write(body[start : start + step])
+                    except (BrokenPipeError, ConnectionResetError):
+                        return
+                    server.bytes_sent[path] += len(body[start : start + step])
+                    if server.throttle:
+                        time.sleep(server.throttle)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def reset_counts(self) -> None:
+        self.requests.clear()
+        self.bytes_sent.clear()
+        self.log.clear()
+
+    def add_file(self, path: str, data: bytes, **headers: str) -> None:
+        self.routes[path] = lambda _request: Response(200, data, dict(headers))
+
+    # -- shapes of real hosts -------------------------------------------------------------------
+
+    def add_release_asset(self, owner_repo: str, tag: str, archive: Path) -> str:
+        """GitHub's shape: the release URL answers 302 to a blob URL with Content-Disposition."""
+        data = archive.read_bytes()
+        blob = f"/blob/{hashlib.sha1(data).hexdigest()}"
+        release = f"/{owner_repo}/releases/download/{tag}/{archive.name}"
+        self.archives[blob] = archive.name
+        self.routes[release] = lambda _r: Response(302, b"", {"Location": self.url + blob})
+        self.routes[blob] = lambda _r: Response(
+            200,
+            data,
+            {
+                "Content-Type": "application/octet-stream",
+                "Content-Disposition": f"attachment; filename={archive.name}",
+            },
+        )
+        return self.url + release
+
+    def add_find_links_page(self, prefix: str, key: str, archives: list[Path]) -> str:
+        """A find-links page and its files behind basic auth with the key as user-info."""
+        expected = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+        def guarded(body: bytes, content_type: str) -> Handler:
+            def handle(request: Request) -> Response:
+                if request.headers.get("authorization") != expected:
+                    return Response(401, b"bad key", {"WWW-Authenticate": 'Basic realm="x"'})
+                return Response(200, body, {"Content-Type": content_type})
+
+            return handle
+
+        links = "".join(
+            f'<a href="files/{html.escape(a.name)}">{html.escape(a.name)}</a><br>\n'
+            for a in archives
+        )
+        self.routes[f"{prefix}/"] = guarded(
+            f"<html><body>\n{links}</body></html>".encode(), "text/html"
+        )
+        for archive in archives:
+            self.archives[f"{prefix}/files/{archive.name}"] = archive.name
+            self.routes[f"{prefix}/files/{archive.name}"] = guarded(
+                archive.read_bytes(), "application/octet-stream"
+            )
+        return self.url + prefix + "/"
+
+    def add_index(self, archives: list[Path]) -> str:
+        """A PEP 503 simple index of ``archives``, with sha256 fragments."""
+        from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+        projects: dict[str, list[Path]] = {}
+        for archive in archives:
+            if archive.name.endswith(".whl"):
+                name = parse_wheel_filename(archive.name)[0]
+            else:
+                name = parse_sdist_filename(archive.name)[0]
+            projects.setdefault(canonicalize_name(name), []).append(archive)
+            self.archives[f"/packages/{archive.name}"] = archive.name
+            self.add_file(f"/packages/{archive.name}", archive.read_bytes())
+        for project, files in projects.items():
+            links = "".join(
+                f'<a href="/packages/{f.name}#sha256={hashlib.sha256(f.read_bytes()).hexdigest()}">'
+                f"{f.name}</a><br>\n"
+                for f in files
+            )
+            self.add_file(
+                f"/simple/{project}/",
+                f"<html><body>\n{links}</body></html>".encode(),
+                **{"Content-Type": "text/html"},
+            )
+        roots = "".join(f'<a href="/simple/{p}/">{p}</a><br>\n' for p in projects)
+        self.add_file("/simple/", f"<html><body>{roots}</body></html>".encode())
+        return self.url + "/simple/"
+
+    def bytes_of(self, filename: str) -> int:
+        """Bytes served of the archive ``filename``, whichever URLs served it."""
+        return sum(n for path, n in self.bytes_sent.items() if self.archives.get(path) == filename)
