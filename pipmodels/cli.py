@@ -92,6 +92,12 @@ def compile_options(func: F) -> F:
             show_default=True,
             help="Pin every package with its sha256.",
         ),
+        click.option(
+            "--check",
+            is_flag=True,
+            help="Change nothing; exit 1 when requirements.txt is out of date with its inputs "
+            "(or, for sync, the environment with requirements.txt), naming what differs.",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -155,10 +161,14 @@ def compile_command(**kwargs: Any) -> None:
     Example:
       pipmodels compile -m requirements-models.txt requirements.in
     """
+    check = kwargs.pop("check")
     with reported_errors():
         session = workflow.Session.open(make_options(kwargs))
         pins = workflow.download(session)
-        workflow.compile_(session, pins)
+        if check:
+            _exit_on_differences(workflow.check_compiled(session, pins))
+        else:
+            workflow.compile_(session, pins)
 
 
 @main.command()
@@ -172,7 +182,21 @@ def sync(**kwargs: Any) -> None:
     Example:
       pipmodels sync -m requirements-models.txt requirements.in
     """
+    check = kwargs.pop("check")
     with reported_errors():
         session = workflow.Session.open(make_options(kwargs))
         pins = workflow.download(session)
-        workflow.sync(session, pins)
+        if check:
+            _exit_on_differences(
+                workflow.check_compiled(session, pins) or workflow.check_synced(session)
+            )
+        else:
+            workflow.sync(session, pins)
+
+
+def _exit_on_differences(differences: list[str]) -> None:
+    if differences:
+        for line in differences:
+            console.info_always(line)
+        sys.exit(1)
+    console.info("Up to date.")

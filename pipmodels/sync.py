@@ -26,7 +26,35 @@ class SyncSettings:
 def sync_environment(
     cache: Cache, settings: SyncSettings, *, environ: Mapping[str, str], redactor: Redactor
 ) -> None:
+    result = _pip_sync(cache, settings, environ=environ, redactor=redactor, dry_run=False)
+    for line in result.output.splitlines():
+        if line.startswith(("Successfully installed", "Everything up-to-date")):
+            console.info("  " + line)
+
+
+def would_change(
+    cache: Cache, settings: SyncSettings, *, environ: Mapping[str, str], redactor: Redactor
+) -> list[str]:
+    """pip-sync --dry-run: the packages it would install or remove, if any."""
+    result = _pip_sync(cache, settings, environ=environ, redactor=redactor, dry_run=True)
+    changes = [line for line in result.output.splitlines() if line.startswith("  ")]
+    if not changes:
+        return []
+    target = settings.python_executable or "This environment"
+    return [f"{target} is out of sync with {settings.requirements}:", *result.output.splitlines()]
+
+
+def _pip_sync(
+    cache: Cache,
+    settings: SyncSettings,
+    *,
+    environ: Mapping[str, str],
+    redactor: Redactor,
+    dry_run: bool,
+) -> runner.Result:
     text = settings.requirements.read_text(encoding="utf-8")
+    if not text.endswith("\n"):
+        text += "\n"
     keep = _self_preservation(text, settings.python_executable, environ, redactor)
     with tempfile.TemporaryDirectory(prefix="pipmodels-sync-") as tmp:
         request = Path(tmp) / settings.requirements.name
@@ -35,20 +63,19 @@ def sync_environment(
             request,
             find_links=cache.page,
             python_executable=settings.python_executable,
-            extra_args=settings.extra_args,
+            extra_args=(*settings.extra_args, *(("--dry-run",) if dry_run else ())),
             verbose=console.is_verbose(),
         )
-        console.info(f"Syncing {settings.python_executable or 'this environment'}")
-        result = runner.run(
+        if not dry_run:
+            console.info(f"Syncing {settings.python_executable or 'this environment'}")
+        return runner.run(
             cmd,
             env=environ,
             redactor=redactor,
             what="pip-sync",
             hint="See pip's message above; rerun with -v for all of it.",
+            check=not dry_run,
         )
-    for line in result.output.splitlines():
-        if line.startswith(("Successfully installed", "Everything up-to-date")):
-            console.info("  " + line)
 
 
 def _self_preservation(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from pipmodels.credentials import Redactor, child_environment, env_var_names, ex
 from pipmodels.errors import PipmodelsError
 from pipmodels.fill import FillSettings, Pin, fill
 from pipmodels.inputs import Inputs, gather
-from pipmodels.sync import SyncSettings, sync_environment
+from pipmodels.sync import SyncSettings, sync_environment, would_change
 
 DEFAULT_SOURCE = Path("requirements.in")
 
@@ -113,6 +114,36 @@ def is_compiled(session: Session, pins: list[Pin]) -> bool:
     settings = compile_settings(session.options)
     current = inputs_digest(session.inputs, pins, settings)
     return recorded_digest(settings.output) == current
+
+
+def check_compiled(session: Session, pins: list[Pin]) -> list[str]:
+    """How requirements.txt differs from a fresh compile of its inputs; empty when current."""
+    output = session.options.output_path
+    if not output.exists():
+        return [f"{output} does not exist; run pipmodels compile to create it."]
+    fresh = compile_(session, pins, write=False)
+    current = output.read_text(encoding="utf-8")
+    if fresh == current:
+        return []
+    diff = difflib.unified_diff(
+        current.splitlines(),
+        fresh.splitlines(),
+        f"{output} (current)",
+        f"{output} (expected)",
+        lineterm="",
+    )
+    return [f"{output} is out of date with its inputs:", *diff]
+
+
+def check_synced(session: Session) -> list[str]:
+    """What pip-sync would change in the environment; empty when nothing."""
+    options = session.options
+    return would_change(
+        session.cache,
+        SyncSettings(options.output_path, options.python_executable, options.sync_args),
+        environ=session.environ,
+        redactor=session.redactor,
+    )
 
 
 def sync(session: Session, pins: list[Pin]) -> None:
