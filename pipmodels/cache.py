@@ -128,10 +128,13 @@ class Cache:
                 )
         return result
 
+    def salt(self) -> bytes:
+        """This cache's random key for digests of values that must not be recoverable."""
+        return str(self._load()["salt"]).encode()
+
     def source_key(self, source: str) -> str:
         """A keyed digest of a source (URL with credentials expanded) that reveals nothing of it."""
-        salt = self._load()["salt"].encode()
-        return hmac.new(salt, source.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self.salt(), source.encode(), hashlib.sha256).hexdigest()
 
     def lookup(self, key: str) -> Entry | None:
         filename = self._load()["sources"].get(key)
@@ -179,4 +182,5 @@ def links_page(entries: list[Entry]) -> str:
         for e in sorted(entries, key=lambda e: e.filename)
     ]
     body = "\n".join(rows)
-    return f"<!DOCTYPE html>\n<html><head><title>pipmodels cache</title></head><body>\n{body}\n</body></html>\n"
+    head = "<!DOCTYPE html>\n<html><head><title>pipmodels cache</title></head><body>"
+    return f"{head}\n{body}\n</body></html>\n"

@@ -185,13 +185,13 @@ def sync(**kwargs: Any) -> None:
     check = kwargs.pop("check")
     with reported_errors():
         session = workflow.Session.open(make_options(kwargs))
-        pins = workflow.download(session)
         if check:
+            pins = workflow.download(session)
             _exit_on_differences(
                 workflow.check_compiled(session, pins) or workflow.check_synced(session)
             )
         else:
-            workflow.sync(session, pins)
+            workflow.sync_if_changed(session)
 
 
 def _exit_on_differences(differences: list[str]) -> None:
@@ -200,3 +200,70 @@ def _exit_on_differences(differences: list[str]) -> None:
             console.info_always(line)
         sys.exit(1)
     console.info("Up to date.")
+
+
+@main.command(name="links")
+@click.argument("source")
+@click.option(
+    "-o",
+    "--output-file",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the page here, atomically [default: stdout].",
+)
+@click.option(
+    "--match",
+    "patterns",
+    multiple=True,
+    metavar="GLOB",
+    help="Keep only assets whose filename matches, e.g. 'en_core_web_*'. Repeatable.",
+)
+@click.option(
+    "--archives-only/--all-assets",
+    default=True,
+    show_default=True,
+    help="Keep only .whl, .tar.gz and .zip assets.",
+)
+@click.option(
+    "--github-cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="PIPMODELS_GITHUB_CACHE_DIR",
+    help="Where GitHub's answers are kept for conditional requests [env "
+    "PIPMODELS_GITHUB_CACHE_DIR; default ~/.cache/pipmodels/github].",
+)
+@click.option("-v", "--verbose", count=True, help="Show every request.")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+def links_command(
+    source: str,
+    output: Path | None,
+    patterns: tuple[str, ...],
+    archives_only: bool,
+    github_cache_dir: Path | None,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Write a find-links page of a GitHub repository's release assets, or of a model cache.
+
+    SOURCE is github:OWNER/REPO (GITHUB_TOKEN or GH_TOKEN, and GITHUB_API_URL, are read from
+    the environment) or a cache folder, whose page links its archives relatively.
+
+    \b
+    Examples:
+      pipmodels links github:explosion/spacy-models -o spacy_model_links.html
+      pipmodels links .pipmodels-cache -o .pipmodels-cache/index.html
+    """
+    import os
+
+    from pipmodels import links as find_links
+
+    console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
+    with reported_errors():
+        options = find_links.LinksOptions(
+            source=source,
+            output=output,
+            asset_filter=find_links.AssetFilter(find_links.parse_patterns(patterns), archives_only),
+            github_cache_dir=github_cache_dir,
+        )
+        page = find_links.links(options, os.environ)
+        if page is not None:
+            click.echo(page, nl=False)

@@ -98,7 +98,7 @@ def load_env_file(path: Path) -> dict[str, str]:
 
 
 def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment for pip and pip-tools: the user's, with ``.env`` values the user has not set."""
+    """The environment for pip and pip-tools: the user's, plus ``.env`` values not set there."""
     env = dict(os.environ)
     for name, value in extra.items():
         env.setdefault(name, value)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 
-import requests
-
 from pipmodels.credentials import Redactor, env_var_names, expand, redact_url
 from pipmodels.errors import PipmodelsError
 from pipmodels.reqfile import URL_START, Line
@@ -80,6 +78,8 @@ def _urls(text: str) -> list[str]:
 
 def _probe(url: str) -> str | None:
     """What is wrong with ``url`` from here, or None when it answers normally."""
+    import requests  # only on failure: keeps it off the start-up path of every run
+
     try:
         with requests.get(url, timeout=PROBE_TIMEOUT, stream=True) as response:
             status = response.status_code

@@ -1,4 +1,4 @@
-"""Reading pip requirement files: logical lines, nested ``-r``/``-c`` files and direct references."""
+"""Reading pip requirement files: logical lines, nested ``-r``/``-c`` files, direct references."""
 
 from __future__ import annotations
 

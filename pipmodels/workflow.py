@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipmodels import console
+from pipmodels import console, state
 from pipmodels.cache import Cache
 from pipmodels.compile import CompileSettings, compile_requirements, inputs_digest, recorded_digest
 from pipmodels.credentials import Redactor, child_environment, env_var_names, expand, load_env_file
@@ -144,6 +144,19 @@ def check_synced(session: Session) -> list[str]:
         environ=session.environ,
         redactor=session.redactor,
     )
+
+
+def sync_if_changed(session: Session) -> None:
+    """Sync, unless nothing changed since the last sync: then start nothing and fetch nothing."""
+    if not session.options.upgrade and state.is_unchanged(session):
+        console.info(f"Up to date: nothing changed since the last sync of {_target(session)}.")
+        return
+    sync(session, download(session))
+    state.remember(session)
+
+
+def _target(session: Session) -> str:
+    return session.options.python_executable or "this environment"
 
 
 def sync(session: Session, pins: list[Pin]) -> None:

@@ -1,0 +1,494 @@
+"""GitHub's REST API, as far as release assets go: every release of a repository, every asset.
+
+The token travels in the ``Authorization`` header to the API's own host and nowhere else: not
+into messages, not into the response cache, not to any other host a ``Link`` header names.
+Answers are kept with their ``ETag`` so that a repeat run asks with ``If-None-Match`` and
+GitHub's ``304 Not Modified`` costs no rate-limit quota.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from pipmodels import __version__, console
+from pipmodels.credentials import redact_url, strip_userinfo
+from pipmodels.errors import PipmodelsError
+from pipmodels.files import atomic_write
+
+DEFAULT_API_URL = "https://api.github.com"
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
+CACHE_DIR_VARIABLE = "PIPMODELS_GITHUB_CACHE_DIR"
+PER_PAGE = 100  # the most GitHub gives per page
+LIST_CAP = 1000  # the releases list answers 422 "Only the first 1000 results are available"
+SHA256 = re.compile(r"sha256:([0-9a-f]{64})")
+
+Slim = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    api_url: str = DEFAULT_API_URL
+    token: str | None = None
+    cache_dir: Path | None = None  # where answers and their ETags are kept; None keeps none
+    per_page: int = PER_PAGE
+    list_cap: int = LIST_CAP
+    retries: int = 4  # for 5xx answers and dropped connections
+    backoff: float = 1.0  # seconds before the first retry; doubled each time
+    timeout: float = 30.0
+
+    @property
+    def host(self) -> str:
+        return urlsplit(strip_userinfo(self.api_url)).netloc
+
+
+def settings_from_environment(
+    environ: Mapping[str, str], *, cache_dir: Path | None = None
+) -> ApiSettings:
+    """Settings from ``GITHUB_API_URL`` (set by Actions and Enterprise) and the token variables."""
+    api_url = (environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+    token = next((environ[n] for n in TOKEN_VARIABLES if environ.get(n, "").strip()), None)
+    if cache_dir is None:
+        cache_dir = default_cache_dir(environ)
+    return ApiSettings(api_url=api_url, token=token and token.strip(), cache_dir=cache_dir)
+
+
+def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    if environ.get(CACHE_DIR_VARIABLE):
+        return Path(environ[CACHE_DIR_VARIABLE])
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pipmodels" / "github"
+
+
+# -- the response cache ------------------------------------------------------------------------
+
+
+class ResponseCache:
+    """Answers by URL with their ETag, in one JSON file; the entries a run did not use are dropped.
+
+    URLs only, never a header: nothing secret is written here.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._old: dict[str, dict[str, Any]] = {}
+        self._new: dict[str, dict[str, Any]] = {}
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(data, dict) and isinstance(data.get("responses"), dict):
+                    self._old = data["responses"]
+
+    def get(self, url: str) -> dict[str, Any] | None:
+        record = self._new.get(url) or self._old.get(url)
+        if record is not None:
+            self._new[url] = record
+        return record
+
+    def put(self, url: str, record: dict[str, Any]) -> None:
+        self._new[url] = record
+
+    def save(self) -> None:
+        if self.path is None or self._new == self._old:
+            return
+        text = json.dumps({"responses": self._new}, sort_keys=True, separators=(",", ":"))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(self.path, text + "\n")
+        except OSError as exc:
+            console.warn(f"cannot keep GitHub's answers in {self.path}: {exc.strerror}")
+
+
+# -- the client -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    next_url: str | None
+    from_cache: bool = False  # 304, or a remembered 404: no quota used
+
+
+@dataclass
+class Counts:
+    sent: int = 0
+    not_modified: int = 0
+    remembered: int = 0
+
+
+@dataclass
+class Client:
+    settings: ApiSettings
+    cache: ResponseCache
+    session: requests.Session = field(default_factory=requests.Session)
+    sleep: Callable[[float], None] = time.sleep
+    counts: Counts = field(default_factory=Counts)
+
+    def url(self, path: str) -> str:
+        return self.settings.api_url + path
+
+    def get(
+        self,
+        url: str,
+        *,
+        slim: Slim = lambda body: body,
+        allow: frozenset[int] = frozenset(),
+        absent_key: str | None = None,
+    ) -> Answer:
+        """GET ``url`` and return its JSON (through ``slim``), or raise a PipmodelsError.
+
+        A status in ``allow`` comes back as an Answer instead of an error. With ``absent_key``
+        a 404 is remembered for as long as the key stays the same, and not asked again.
+        """
+        record = self.cache.get(url)
+        if record and absent_key is not None and record.get("absent") == absent_key:
+            self.counts.remembered += 1
+            return Answer(404, None, None, from_cache=True)
+        etag = record.get("etag") if record else None
+        response = self._send(url, etag)
+        if response.status_code == 304 and record is not None and "body" in record:
+            self.counts.not_modified += 1
+            return Answer(200, record["body"], self._next(url, record.get("link")), True)
+        if response.status_code == 200:
+            body = slim(self._json(response, url))
+            link = response.headers.get("Link")
+            if response.headers.get("ETag"):
+                self.cache.put(url, {"etag": response.headers["ETag"], "link": link, "body": body})
+            return Answer(200, body, self._next(url, link))
+        if response.status_code == 404 and absent_key is not None:
+            self.cache.put(url, {"absent": absent_key})
+        if response.status_code in allow:
+            return Answer(response.status_code, None, None)
+        raise _failure(response, self.shown(url), bool(self.settings.token))
+
+    def shown(self, url: str) -> str:
+        return redact_url(url)
+
+    def _send(self, url: str, etag: str | None) -> requests.Response:
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": f"pipmodels/{__version__}",
+        }
+        if etag:
+            headers["If-None-Match"] = etag
+        if self.settings.token and urlsplit(url).netloc == self.settings.host:
+            headers["Authorization"] = f"Bearer {self.settings.token}"
+        for attempt in range(self.settings.retries + 1):
+            last = attempt == self.settings.retries
+            try:
+                self.counts.sent += 1
+                response = self.session.get(
+                    url, headers=headers, timeout=self.settings.timeout, allow_redirects=True
+                )
+            except requests.RequestException as exc:
+                if last:
+                    raise PipmodelsError(
+                        f"Cannot reach GitHub at {self.shown(url)}: {type(exc).__name__}.",
+                        "Check the network, or GITHUB_API_URL if you set it.",
+                    ) from None
+                self._wait(attempt, f"{type(exc).__name__} from {self.shown(url)}", None)
+                continue
+            console.debug(f"GET {self.shown(url)} -> {response.status_code}")
+            if response.status_code >= 500 and not last:
+                self._wait(attempt, f"{response.status_code} from {self.shown(url)}", response)
+                continue
+            wait = _secondary_limit(response)
+            if wait is not None and wait <= 60 and not last:
+                self._wait(attempt, f"GitHub asked to wait {wait:.0f}s", response)
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, attempt: int, why: str, response: requests.Response | None) -> None:
+        delay = self.settings.backoff * 2**attempt
+        retry_after = _number(response.headers.get("Retry-After")) if response else None
+        if retry_after is not None:
+            delay = min(max(delay, retry_after), 60.0)
+        console.info(f"  {why}; retrying in {delay:.0f}s")
+        self.sleep(delay)
+
+    def _json(self, response: requests.Response, url: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise PipmodelsError(
+                f"GitHub's answer to {self.shown(url)} is not JSON.",
+                "Check GITHUB_API_URL: it must be the REST API root, e.g. "
+                "https://github.example.com/api/v3.",
+            ) from None
+
+    def _next(self, url: str, link: str | None) -> str | None:
+        if not link:
+            return None
+        for item in requests.utils.parse_header_links(link):
+            if item.get("rel") == "next" and item.get("url"):
+                next_url = item["url"]
+                if urlsplit(next_url).netloc != urlsplit(url).netloc:
+                    raise PipmodelsError(
+                        f"GitHub's next page for {self.shown(url)} is on another host "
+                        f"({urlsplit(next_url).netloc}).",
+                        "Check GITHUB_API_URL; pipmodels sends the token to its host only.",
+                    )
+                return next_url
+        return None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _secondary_limit(response: requests.Response) -> float | None:
+    """Seconds GitHub asks to wait after a secondary rate limit, or None."""
+    if response.status_code in (403, 429) and response.headers.get("X-RateLimit-Remaining") != "0":
+        return _number(response.headers.get("Retry-After"))
+    return None
+
+
+def _failure(response: requests.Response, shown: str, has_token: bool) -> PipmodelsError:
+    status = response.status_code
+    try:
+        message = str(response.json().get("message", ""))
+    except (ValueError, AttributeError):
+        message = ""
+    said = f" ({message})" if message else ""
+    headers = response.headers
+    if status in (403, 429) and headers.get("X-RateLimit-Remaining") == "0":
+        return _rate_limited(headers, has_token)
+    if status in (403, 429) and headers.get("Retry-After"):
+        return PipmodelsError(
+            f"GitHub's secondary rate limit: it asks to wait {headers['Retry-After']}s "
+            f"before {shown}.",
+            "Run again later.",
+        )
+    if status == 401:
+        return PipmodelsError(
+            f"GitHub rejected the token{said}.",
+            "Check GITHUB_TOKEN or GH_TOKEN: it may have expired or been revoked.",
+        )
+    if status == 404:
+        return PipmodelsError(
+            f"GitHub has no {shown}{said}.",
+            "Check OWNER/REPO; for a private repository set GITHUB_TOKEN to a token that can "
+            "read it."
+            if not has_token
+            else "Check OWNER/REPO, and that the token can read that repository.",
+        )
+    return PipmodelsError(
+        f"GitHub answered {status} to {shown}{said}.",
+        "Rerun with -v to see every request; a 5xx was retried before giving up.",
+    )
+
+
+def _rate_limited(headers: Mapping[str, str], has_token: bool) -> PipmodelsError:
+    reset = _number(headers.get("X-RateLimit-Reset"))
+    limit = headers.get("X-RateLimit-Limit", "?")
+    when = "later"
+    if reset is not None:
+        minutes = max(0, round((reset - time.time()) / 60))
+        when = f"at {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(reset))} (in {minutes} min)"
+    who = "this token" if has_token else "unauthenticated requests from this address"
+    return PipmodelsError(
+        f"GitHub's rate limit is used up: {limit} requests an hour for {who}; it resets {when}.",
+        "Run again after the reset; answers fetched so far are kept and cost nothing then."
+        if has_token
+        else "Set GITHUB_TOKEN (or GH_TOKEN) to a token to get 5,000 requests an hour, or run "
+        "again after the reset.",
+    )
+
+
+# -- releases -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str
+    url: str
+    sha256: str | None
+    tag: str
+
+
+@dataclass(frozen=True)
+class Releases:
+    repo: str
+    assets: tuple[Asset, ...]
+    listed: int  # releases the list endpoint gave
+    capped: bool  # the list endpoint stopped before the end
+    through_tags: int  # releases fetched one by one through the tags
+    tags_without_release: int
+    drafts: int
+
+
+def parse_repo(text: str) -> tuple[str, str]:
+    owner, sep, repo = text.strip().strip("/").partition("/")
+    if not sep or not owner or not repo or "/" in repo:
+        raise PipmodelsError(
+            f"{text!r} is not OWNER/REPO.",
+            "Write it as github:OWNER/REPO, e.g. github:explosion/spacy-models.",
+        )
+    return owner, repo.removesuffix(".git")
+
+
+def cache_file(settings: ApiSettings, owner: str, repo: str) -> Path | None:
+    if settings.cache_dir is None:
+        return None
+    key = hashlib.sha256(f"{settings.api_url}/{owner}/{repo}".lower().encode()).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{owner}--{repo}")
+    return settings.cache_dir / f"{safe}-{key}.json"
+
+
+def fetch_releases(
+    repo_spec: str,
+    settings: ApiSettings,
+    *,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Releases:
+    """Every release of ``OWNER/REPO`` with its assets, past the list endpoint's 1,000 too."""
+    owner, repo = parse_repo(repo_spec)
+    cache = ResponseCache(cache_file(settings, owner, repo))
+    client = Client(settings, cache, session or requests.Session(), sleep)
+    try:
+        return _walk(client, owner, repo)
+    finally:
+        cache.save()
+        _report_counts(client.counts)
+
+
+def _walk(client: Client, owner: str, repo: str) -> Releases:
+    base = f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
+    per_page = f"per_page={client.settings.per_page}"
+    console.info(f"Listing the releases of {owner}/{repo} on {client.settings.host}")
+    listed, cut = _all_pages(client, client.url(f"{base}/releases?{per_page}"), _slim_releases)
+    by_tag = {r["tag"]: r for r in listed}
+    capped = cut or len(listed) >= client.settings.list_cap
+    through_tags = no_release = 0
+    if capped:
+        tags, _ = _all_pages(client, client.url(f"{base}/tags?{per_page}"), _slim_tags)
+        unseen = [t for t in tags if t["name"] not in by_tag]
+        console.info(
+            f"  the list endpoint stopped at {len(listed)}; asking for {len(unseen)} of "
+            f"{len(tags)} tags one by one"
+        )
+        for tag in unseen:
+            answer = client.get(
+                client.url(f"{base}/releases/tags/{quote(tag['name'], safe='')}"),
+                slim=_slim_release,
+                allow=frozenset({404}),
+                absent_key=tag["sha"],
+            )
+            if answer.status == 404:
+                no_release += 1
+            else:
+                by_tag.setdefault(answer.body["tag"], answer.body)
+                through_tags += 1
+    drafts = sum(1 for r in by_tag.values() if r["draft"])
+    assets = tuple(
+        Asset(a["name"], a["url"], a["sha256"], r["tag"])
+        for r in by_tag.values()
+        if not r["draft"]  # a draft's assets download for its editors only
+        for a in r["assets"]
+    )
+    _report_walk(len(listed), capped, through_tags, no_release, drafts)
+    return Releases(
+        f"{owner}/{repo}", assets, len(listed), capped, through_tags, no_release, drafts
+    )
+
+
+def _all_pages(client: Client, url: str, slim: Slim) -> tuple[list[Any], bool]:
+    """Every item of a paginated list, and whether the list was cut off (422 past its cap)."""
+    items: list[Any] = []
+    seen: set[str] = set()
+    next_url: str | None = url
+    while next_url and next_url not in seen:
+        seen.add(next_url)
+        answer = client.get(next_url, slim=slim, allow=frozenset({422}) if items else frozenset())
+        if answer.status == 422:
+            return items, True
+        items.extend(answer.body)
+        next_url = answer.next_url
+    return items, False
+
+
+def _slim_releases(body: Any) -> list[dict[str, Any]]:
+    return [_slim_release(r) for r in _expect(body, list)]
+
+
+def _slim_release(body: Any) -> dict[str, Any]:
+    """What the links need of a release; the rest (notes, uploaders) is not worth keeping."""
+    release = _expect(body, dict)
+    return {
+        "tag": str(release.get("tag_name", "")),
+        "draft": bool(release.get("draft")),
+        "assets": [
+            {
+                "name": str(a["name"]),
+                "url": str(a["browser_download_url"]),
+                "sha256": _sha256(a.get("digest")),
+            }
+            for a in release.get("assets") or []
+            if isinstance(a, dict) and a.get("name") and a.get("browser_download_url")
+        ],
+    }
+
+
+def _slim_tags(body: Any) -> list[dict[str, str]]:
+    return [
+        {"name": str(t["name"]), "sha": str((t.get("commit") or {}).get("sha", ""))}
+        for t in _expect(body, list)
+        if isinstance(t, dict) and t.get("name")
+    ]
+
+
+def _sha256(digest: Any) -> str | None:
+    match = SHA256.fullmatch(digest) if isinstance(digest, str) else None
+    return match.group(1) if match else None
+
+
+def _expect(body: Any, kind: type) -> Any:
+    if not isinstance(body, kind):
+        raise PipmodelsError(
+            f"GitHub answered with a JSON {type(body).__name__} where a {kind.__name__} was "
+            "expected.",
+            "Check GITHUB_API_URL: it must be the REST API root.",
+        )
+    return body
+
+
+def _report_walk(
+    listed: int, capped: bool, through_tags: int, no_release: int, drafts: int
+) -> None:
+    if capped:
+        extra = f" ({no_release} tags have no release)" if no_release else ""
+        console.info(
+            f"listed {listed} releases; the list endpoint stops at {listed}, fetched "
+            f"{through_tags} more through tags{extra}"
+        )
+    else:
+        console.info(f"listed {listed} releases")
+    if drafts:
+        console.info(f"  left out the assets of {drafts} draft release(s)")
+
+
+def _report_counts(counts: Counts) -> None:
+    text = f"  {counts.sent} request(s) to GitHub"
+    if counts.not_modified:
+        text += f", {counts.not_modified} answered 304 Not Modified (no quota used)"
+    if counts.remembered:
+        text += f"; {counts.remembered} tag(s) known to have no release were not asked again"
+    console.info(text)

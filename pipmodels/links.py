@@ -1,0 +1,141 @@
+"""Find-links pages: of a GitHub repository's release assets, or of a local model cache.
+
+A page lists one ``<a>`` per archive, sorted, HTML-escaped, with ``#sha256=`` where the digest is
+known, which is all pip's find-links parser reads. The same input always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import html
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from pipmodels import console, github
+from pipmodels.cache import MANIFEST, Cache
+from pipmodels.errors import PipmodelsError
+from pipmodels.files import atomic_write
+
+GITHUB_PREFIX = "github:"
+ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class Link:
+    filename: str
+    href: str  # without the fragment
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class AssetFilter:
+    patterns: tuple[str, ...] = ()  # globs on the filename; any may match; none keeps all
+    archives_only: bool = True
+
+    def keeps(self, filename: str) -> bool:
+        if self.archives_only and not filename.endswith(ARCHIVE_SUFFIXES):
+            return False
+        return not self.patterns or any(fnmatch.fnmatchcase(filename, p) for p in self.patterns)
+
+
+@dataclass(frozen=True)
+class LinksOptions:
+    source: str  # "github:OWNER/REPO" or a cache folder
+    output: Path | None = None  # None: stdout
+    asset_filter: AssetFilter = AssetFilter()
+    github_cache_dir: Path | None = None
+
+
+def render_page(links: Iterable[Link], title: str) -> str:
+    """The page: sorted by filename, then URL, so that the same links give the same bytes."""
+    rows = []
+    for link in sorted(links, key=lambda k: (k.filename, k.href)):
+        href = link.href + (f"#sha256={link.sha256}" if link.sha256 else "")
+        rows.append(f'<a href="{html.escape(href)}">{html.escape(link.filename)}</a><br>')
+    body = "\n".join(rows)
+    return (
+        f"<!DOCTYPE html>\n<html><head><title>{html.escape(title)}</title></head><body>\n"
+        f"{body}\n</body></html>\n"
+    )
+
+
+def build_page(options: LinksOptions, environ: Mapping[str, str]) -> tuple[str, int]:
+    """The page for ``options.source`` and how many links it holds."""
+    if options.source.startswith(GITHUB_PREFIX):
+        repo = options.source[len(GITHUB_PREFIX) :]
+        settings = github.settings_from_environment(environ, cache_dir=options.github_cache_dir)
+        links = github_links(github.fetch_releases(repo, settings), options.asset_filter)
+        title = f"Release assets of {repo}"
+    else:
+        links = cache_links(Path(options.source), options.output)
+        title = "pipmodels cache"
+    return render_page(links, title), len(links)
+
+
+def github_links(releases: github.Releases, asset_filter: AssetFilter) -> list[Link]:
+    links = [Link(a.name, a.url, a.sha256) for a in releases.assets if asset_filter.keeps(a.name)]
+    left_out = len(releases.assets) - len(links)
+    without = sum(1 for k in links if k.sha256 is None)
+    console.info(
+        f"{len(links)} of {len(releases.assets)} assets kept"
+        + (f" ({left_out} left out by the filters)" if left_out else "")
+        + (f"; {without} carry no sha256 (GitHub has no digest for them)" if without else "")
+    )
+    if not links:
+        console.warn(f"no asset of {releases.repo} passed the filters; the page is empty")
+    return links
+
+
+def cache_links(root: Path, output: Path | None) -> list[Link]:
+    """The cache's verified archives, linked relative to the page's folder (default: the cache)."""
+    cache = Cache(root)
+    if not root.is_dir():
+        raise PipmodelsError(
+            f"{root} is neither a folder nor github:OWNER/REPO.",
+            "Give a pipmodels cache folder, or github:OWNER/REPO for a repository's releases.",
+        )
+    if not (cache.state / MANIFEST).is_file():
+        raise PipmodelsError(
+            f"{root} is not a pipmodels cache (it has no {cache.state.name}/{MANIFEST}).",
+            "Fill it first with `pipmodels download --cache-dir`, or give the right folder.",
+        )
+    page_dir = (output.absolute().parent if output is not None else cache.root).resolve()
+    entries = cache.entries()
+    console.info(f"{len(entries)} archive(s) in {cache.root}")
+    return [
+        Link(e.filename, _relative_href(cache.root.resolve() / e.filename, page_dir), e.sha256)
+        for e in entries
+    ]
+
+
+def _relative_href(target: Path, page_dir: Path) -> str:
+    relative = Path(os.path.relpath(target, page_dir)).as_posix()
+    return quote(relative, safe="/+")
+
+
+def write_page(text: str, output: Path) -> None:
+    try:
+        atomic_write(output, text)
+    except OSError as exc:
+        raise PipmodelsError(
+            f"Cannot write {output}: {exc.strerror}.",
+            "Check that its folder exists and is writable.",
+        ) from None
+
+
+def links(options: LinksOptions, environ: Mapping[str, str]) -> str | None:
+    """Build the page; write it to ``options.output`` and return None, or return it for stdout."""
+    text, count = build_page(options, environ)
+    if options.output is None:
+        return text
+    write_page(text, options.output)
+    console.info(f"wrote {count} link(s) to {options.output}")
+    return None
+
+
+def parse_patterns(values: Sequence[str]) -> tuple[str, ...]:
+    """``--match`` values; commas separate patterns too (``en_*,de_*``)."""
+    return tuple(p.strip() for v in values for p in v.split(",") if p.strip())

@@ -1,0 +1,80 @@
+"""The no-op fast path: knowing, without pip or the network, that a sync would change nothing.
+
+After a successful sync pipmodels records a fingerprint of everything the result depends on:
+the options, every input file, the values of the ``${VAR}`` variables they use (keyed digests,
+never the values), requirements.txt, the cache's verified files, and the distributions installed
+in the target environment. The next sync compares a fresh fingerprint with the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipmodels.cache import Cache
+from pipmodels.credentials import env_var_names
+from pipmodels.environment import installed
+from pipmodels.files import atomic_write
+
+if TYPE_CHECKING:
+    from pipmodels.workflow import Session
+
+
+def fingerprint(session: Session) -> str:
+    options = session.options
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        digest.update(repr(parts).encode())
+        digest.update(b"\n")
+
+    add("options", options, os.path.abspath(options.output_path))
+    salt = session.cache.salt()
+    for parsed in session.inputs.files:
+        add("file", os.path.abspath(parsed.path))
+        for line in parsed.lines:
+            add(line.text)
+            for name in env_var_names(line.text):
+                value = session.environ.get(name)
+                keyed = hmac.new(salt, (value or "").encode(), hashlib.sha256).hexdigest()
+                add("var", name, value is not None, keyed)
+    add("requirements.txt", _file_digest(options.output_path))
+    for entry in session.cache.entries():
+        stat = (session.cache.root / entry.filename).stat()
+        add("cached", entry, stat.st_mtime_ns, stat.st_ino)
+    packages = installed(options.python_executable, env=session.environ, redactor=session.redactor)
+    add("installed", sorted((name, p.version) for name, p in packages.items()))
+    return digest.hexdigest()
+
+
+def is_unchanged(session: Session) -> bool:
+    record = _record_path(session.cache, session)
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8"))["fingerprint"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(recorded == fingerprint(session))
+
+
+def remember(session: Session) -> None:
+    record = _record_path(session.cache, session)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(record, json.dumps({"fingerprint": fingerprint(session)}) + "\n")
+
+
+def _record_path(cache: Cache, session: Session) -> Path:
+    options = session.options
+    target = f"{os.path.abspath(options.output_path)}\0{options.python_executable or ''}"
+    name = hashlib.sha256(target.encode()).hexdigest()[:32]
+    return cache.state / "synced" / f"{name}.json"
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
