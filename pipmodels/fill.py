@@ -18,6 +18,7 @@ from pipmodels.cache import Cache, Entry
 from pipmodels.credentials import Redactor, expand, redact_url
 from pipmodels.diagnose import explain_download_failure
 from pipmodels.errors import Interrupted, PipmodelsError
+from pipmodels.fetch import fetch, pip_can_fetch
 from pipmodels.reqfile import Line, ReqLine
 
 
@@ -138,6 +139,8 @@ def _fetch(
         url = model.req.url
         if url and url.startswith("file:"):
             _copy_local(model, url, dest)
+        elif url and not pip_can_fetch(url):
+            fetch(expand(url, environ), dest, where=model.req.line.where)
         else:
             _pip_download(model, staging, dest, environ, redactor, settings)
         archive = _single_archive(model, dest)

@@ -67,7 +67,8 @@ def settings_from_environment(
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
     if environ.get(CACHE_DIR_VARIABLE):
         return Path(environ[CACHE_DIR_VARIABLE])
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    home = environ.get("HOME") or os.path.expanduser("~")
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
     return Path(base) / "pipmodels" / "github"
 
 
@@ -283,7 +284,7 @@ def _failure(response: requests.Response, shown: str, has_token: bool) -> Pipmod
         )
     if status == 404:
         return PipmodelsError(
-            f"GitHub has no {shown}{said}.",
+            f"GitHub answered 404 Not Found to {shown}.",
             "Check OWNER/REPO; for a private repository set GITHUB_TOKEN to a token that can "
             "read it."
             if not has_token
@@ -414,12 +415,19 @@ def _all_pages(client: Client, url: str, slim: Slim) -> tuple[list[Any], bool]:
     """Every item of a paginated list, and whether the list was cut off (422 past its cap)."""
     items: list[Any] = []
     seen: set[str] = set()
+    unchanged = True  # every page so far answered 304: the cut, if any, is where it was
     next_url: str | None = url
     while next_url and next_url not in seen:
         seen.add(next_url)
+        record = client.cache.get(next_url)
+        if items and unchanged and record is not None and record.get("cut"):
+            client.counts.remembered += 1
+            return items, True
         answer = client.get(next_url, slim=slim, allow=frozenset({422}) if items else frozenset())
         if answer.status == 422:
+            client.cache.put(next_url, {"cut": True})
             return items, True
+        unchanged = unchanged and answer.from_cache
         items.extend(answer.body)
         next_url = answer.next_url
     return items, False
@@ -490,5 +498,5 @@ def _report_counts(counts: Counts) -> None:
     if counts.not_modified:
         text += f", {counts.not_modified} answered 304 Not Modified (no quota used)"
     if counts.remembered:
-        text += f"; {counts.remembered} tag(s) known to have no release were not asked again"
+        text += f"; {counts.remembered} answer(s) known from the last run were not asked again"
     console.info(text)

@@ -52,7 +52,8 @@ def pip_compile(
         "--output-file",
         str(output),
     )
-    cmd.append("--generate-hashes" if hashes else "--no-generate-hashes")
+    if hashes:
+        cmd.append("--generate-hashes")
     cmd.append("--verbose" if verbose else "--quiet")
     cmd += list(extra_args)
     cmd += list(sources)

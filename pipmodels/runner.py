@@ -70,7 +70,7 @@ def run(
             _live.discard(proc)
     output = "\n".join(lines)
     if check and returncode != 0:
-        tail = "\n".join(list(lines)[-TAIL_LINES:])
+        tail = "\n".join(_useful_tail(list(lines)))
         raise PipmodelsError(
             f"{what} failed (exit {returncode}):\n{_indent(tail)}\n", hint or _default_hint()
         )
@@ -99,6 +99,13 @@ def stop_all() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _useful_tail(lines: list[str]) -> list[str]:
+    """The last lines worth reading: pip-sync follows pip's own error with its traceback."""
+    if "Traceback (most recent call last):" in lines:
+        lines = lines[: lines.index("Traceback (most recent call last):")] or lines
+    return lines[-TAIL_LINES:]
 
 
 def _indent(text: str) -> str:

@@ -122,9 +122,7 @@ class Project:
     def files_containing(self, needle: str) -> list[Path]:
         hits = []
         for path in self.root.rglob("*"):
-            if needle in path.name:
-                hits.append(path)
-            elif path.is_file() and needle.encode() in path.read_bytes():
+            if needle in path.name or (path.is_file() and needle.encode() in path.read_bytes()):
                 hits.append(path)
         return hits
 
@@ -170,6 +168,31 @@ def venv(tmp_path: Path) -> Venv:
     root = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
     return Venv(root)
+
+
+@pytest.fixture(scope="session")
+def pipmodels_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This checkout built as a wheel, to install into throwaway environments offline."""
+    dest = tmp_path_factory.mktemp("pipmodels-wheel")
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(dest),
+            str(root),
+        ],
+        check=True,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )
+    return next(dest.glob("pipmodels-*.whl"))
 
 
 @pytest.fixture
