@@ -25,7 +25,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from pipmodels.archives import Archive
+from pipmodels.archives import Archive, sha256_of
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import atomic_write, scratch_dir
 
@@ -109,23 +109,24 @@ class Cache:
         atomic_write(self.state / MANIFEST, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
     def entries(self) -> list[Entry]:
-        """Verified archives still present whole in the folder."""
+        """Verified archives still present whole in the folder.
+
+        A file whose size differs from the record is left out (a truncated copy); one whose
+        modification time differs is hashed again and left out unless its sha256 still matches.
+        """
         result = []
         for filename, info in sorted(self._load()["files"].items()):
+            path = self.root / filename
             try:
-                size = (self.root / filename).stat().st_size
+                stat = path.stat()
             except OSError:
                 continue
-            if size == info["size"]:
-                result.append(
-                    Entry(
-                        filename,
-                        canonicalize_name(info["name"]),
-                        Version(info["version"]),
-                        info["sha256"],
-                        size,
-                    )
-                )
+            if stat.st_size != info["size"]:
+                continue
+            if stat.st_mtime_ns != info.get("mtime_ns") and sha256_of(path) != info["sha256"]:
+                continue
+            name, version = canonicalize_name(info["name"]), Version(info["version"])
+            result.append(Entry(filename, name, version, info["sha256"], stat.st_size))
         return result
 
     def salt(self) -> bytes:
@@ -151,25 +152,22 @@ class Cache:
     def add(self, archive: Archive, filename: str, source_key: str | None) -> Entry:
         """Move a verified archive into the cache under ``filename`` and record it."""
         target = self.root / filename
-        size = archive.path.stat().st_size
         os.replace(archive.path, target)
+        stat = target.stat()
+        size = stat.st_size
         data = self._load()
         data["files"][filename] = {
             "name": str(archive.name),
             "version": str(archive.version),
             "sha256": archive.sha256,
             "size": size,
+            "mtime_ns": stat.st_mtime_ns,
         }
         if source_key:
             data["sources"][source_key] = filename
         self._save(data)
         self.write_page()
         return Entry(filename, archive.name, archive.version, archive.sha256, size)
-
-    def record_source(self, key: str, filename: str) -> None:
-        data = self._load()
-        data["sources"][key] = filename
-        self._save(data)
 
     def write_page(self) -> None:
         atomic_write(self.page, links_page(self.entries()))

@@ -216,7 +216,8 @@ def _exit_on_differences(differences: list[str]) -> None:
     "patterns",
     multiple=True,
     metavar="GLOB",
-    help="Keep only assets whose filename matches, e.g. 'en_core_web_*'. Repeatable.",
+    help="Keep only assets whose filename matches, e.g. 'en_core_web_*'. Repeatable; "
+    "commas separate patterns too.",
 )
 @click.option(
     "--archives-only/--all-assets",

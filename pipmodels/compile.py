@@ -18,13 +18,14 @@ from pathlib import Path
 
 from pipmodels import console, piptools, runner
 from pipmodels.cache import Cache
-from pipmodels.credentials import Redactor
+from pipmodels.credentials import URL_USERINFO, Redactor, redact_url
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import atomic_write
 from pipmodels.fill import Pin
 from pipmodels.inputs import Inputs
 from pipmodels.reqfile import Line, RequirementsFile
 
+INDEX_LINE = re.compile(r"^--(index-url|extra-index-url)[=\s]")
 DIGEST_LINE = re.compile(r"^# pipmodels inputs digest: sha256:([0-9a-f]{64})$", re.M)
 
 
@@ -101,6 +102,7 @@ def compile_requirements(
         )
         text = output.read_text(encoding="utf-8").replace(tmp, "")
     text = _pin_models(text, pins, cache)
+    text = _drop_credentialed_indexes(text)
     text = _add_digest(text, settings.header_command, inputs_digest(inputs, pins, settings))
     if write:
         atomic_write(settings.output, text)
@@ -158,6 +160,25 @@ def _pin_models(text: str, pins: Sequence[Pin], cache: Cache) -> str:
             "Please report this; requirements.txt was left as it was.",
         )
     return text
+
+
+def _drop_credentialed_indexes(text: str) -> str:
+    """Keep index URLs that carry credentials out of requirements.txt.
+
+    pip-compile writes them in full, and pip-sync would copy them onto pip's command line.
+    ``pipmodels sync`` hands them to pip through the environment instead.
+    """
+    kept = []
+    for line in text.splitlines(keepends=True):
+        if INDEX_LINE.match(line) and URL_USERINFO.search(line):
+            console.warn(
+                f"left {redact_url(line.strip())} out of requirements.txt: it carries "
+                "credentials. pipmodels sync passes it to pip through the environment; for "
+                "plain pip-sync, set it in PIP_INDEX_URL or pip.conf."
+            )
+            continue
+        kept.append(line)
+    return "".join(kept)
 
 
 def _add_digest(text: str, header_command: str, digest: str) -> str:

@@ -19,6 +19,7 @@ from pipmodels.credentials import Redactor, expand, redact_url
 from pipmodels.diagnose import explain_download_failure
 from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.fetch import fetch, pip_can_fetch
+from pipmodels.namesakes import warn_about_namesakes
 from pipmodels.reqfile import Line, ReqLine
 
 
@@ -77,7 +78,9 @@ def fill(
             pins[model] = entry
     if missing:
         console.info(f"Fetching {len(missing)} model(s) into {cache.root}")
-        pins.update(_download_all(missing, cache, environ, redactor, settings))
+        fetched = _download_all(missing, cache, environ, redactor, settings)
+        pins.update(fetched)
+        warn_about_namesakes((e.name for e in fetched.values()), environ, redactor)
     result = [Pin(m, pins[m]) for m in models]
     _check_conflicts(result)
     return result
@@ -165,6 +168,10 @@ def _pip_download(
     # there from the environment, so credentials stay off every command line.
     request = staging / "request.txt"
     lines = [o.text for o in model.options] + [f"{model.req.requirement} {model.req.options}"]
+    if _find_links_only(model.options):
+        # A models file that names a find-links page and no index means "from that page": do not
+        # let pip also ask the public index, where impostors and 999.9.9 placeholders live.
+        lines.insert(0, "--no-index")
     request.write_text("\n".join(lines) + "\n", encoding="utf-8")
     console.info(f"  downloading {model.shown}")
     cmd = piptools.pip_download(
@@ -223,6 +230,12 @@ def _check_conflicts(pins: Sequence[Pin]) -> None:
                 f"({other.model.req.line.where}) and {pin.text} ({pin.model.req.line.where}).",
                 "Keep one of the two lines.",
             )
+
+
+def _find_links_only(options: Sequence[Line]) -> bool:
+    flags = {o.text.split()[0].split("=")[0] for o in options}
+    has_page = bool(flags & {"-f", "--find-links"})
+    return has_page and not flags & {"-i", "--index-url", "--extra-index-url", "--no-index"}
 
 
 def _is_exact(model: Model) -> bool:

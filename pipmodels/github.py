@@ -100,10 +100,12 @@ class ResponseCache:
     def put(self, url: str, record: dict[str, Any]) -> None:
         self._new[url] = record
 
-    def save(self) -> None:
-        if self.path is None or self._new == self._old:
+    def save(self, *, complete: bool) -> None:
+        """Keep what this run used; after a run cut short (a rate limit), keep the rest too."""
+        keep = self._new if complete else {**self._old, **self._new}
+        if self.path is None or keep == self._old:
             return
-        text = json.dumps({"responses": self._new}, sort_keys=True, separators=(",", ":"))
+        text = json.dumps({"responses": keep}, sort_keys=True, separators=(",", ":"))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             atomic_write(self.path, text + "\n")
@@ -364,10 +366,13 @@ def fetch_releases(
     owner, repo = parse_repo(repo_spec)
     cache = ResponseCache(cache_file(settings, owner, repo))
     client = Client(settings, cache, session or requests.Session(), sleep)
+    complete = False
     try:
-        return _walk(client, owner, repo)
+        releases = _walk(client, owner, repo)
+        complete = True
+        return releases
     finally:
-        cache.save()
+        cache.save(complete=complete)
         _report_counts(client.counts)
 
 

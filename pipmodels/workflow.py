@@ -10,7 +10,14 @@ from pathlib import Path
 from pipmodels import console, state
 from pipmodels.cache import Cache
 from pipmodels.compile import CompileSettings, compile_requirements, inputs_digest, recorded_digest
-from pipmodels.credentials import Redactor, child_environment, env_var_names, expand, load_env_file
+from pipmodels.credentials import (
+    URL_USERINFO,
+    Redactor,
+    child_environment,
+    env_var_names,
+    expand,
+    load_env_file,
+)
 from pipmodels.errors import PipmodelsError
 from pipmodels.fill import FillSettings, Pin, fill
 from pipmodels.inputs import Inputs, gather
@@ -168,9 +175,29 @@ def sync(session: Session, pins: list[Pin]) -> None:
     sync_environment(
         session.cache,
         SyncSettings(options.output_path, options.python_executable, options.sync_args),
-        environ=session.environ,
+        environ={**session.environ, **credentialed_indexes(session)},
         redactor=session.redactor,
     )
+
+
+def credentialed_indexes(session: Session) -> dict[str, str]:
+    """PIP_* variables for the index URLs with credentials that requirements.txt leaves out."""
+    index: list[str] = []
+    extra: list[str] = session.environ.get("PIP_EXTRA_INDEX_URL", "").split()
+    for parsed in session.inputs.source_tree:
+        for line in parsed.options:
+            option, _, value = line.text.replace("=", " ", 1).partition(" ")
+            url = expand(value.strip(), session.environ)
+            if not URL_USERINFO.search(url):
+                continue
+            if option in ("-i", "--index-url"):
+                index = [url]
+            elif option == "--extra-index-url":
+                extra.append(url)
+    env = {"PIP_INDEX_URL": index[0]} if index else {}
+    if extra:
+        env["PIP_EXTRA_INDEX_URL"] = " ".join(extra)
+    return env
 
 
 def header_command(options: Options) -> str:

@@ -15,6 +15,7 @@ from tests.builders import build_wheel
 from tests.servers import Server
 
 SECRET = "s3cr3t-prodigy-key-7f2a9c"
+UNREACHABLE_INDEX = "http://127.0.0.1:9/simple/"
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +29,9 @@ def isolated_pip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv("PIP_NO_INPUT", "1")
     monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "10")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    # Nothing reaches the real package index: tests that need one start their own.
+    monkeypatch.setenv("PIP_INDEX_URL", UNREACHABLE_INDEX)
 
 
 @pytest.fixture
