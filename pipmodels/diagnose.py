@@ -6,6 +6,7 @@ pipmodels asks the hosts itself what went wrong.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 
@@ -33,6 +34,22 @@ def explain_download_failure(
             f"{where}: the file downloaded for {shown} does not match its --hash. Nothing was "
             "added to the cache.",
             "If the file changed on purpose, update the --hash; otherwise do not trust the source.",
+        )
+    mismatch = re.search(
+        r"has inconsistent (name|version): expected '(.*)', but metadata has '(.*)'", output
+    )
+    if mismatch:
+        what, expected, actual = mismatch.groups()
+        return PipmodelsError(
+            f"{where}: the archive for {shown} is mislabelled: its filename says {what} "
+            f"{expected!r} but its metadata says {actual!r}. Nothing was added to the cache.",
+            "Use the archive under its real name, or rebuild it with matching metadata.",
+        )
+    if re.search(r"Wheel '.*' located at .* is invalid|BadZipFile|not a zip file", output):
+        return PipmodelsError(
+            f"{where}: what {shown} served is not a readable package archive (an HTML page, a "
+            "sign-in form or a truncated file). Nothing was added to the cache.",
+            "Open the URL in a browser: it must download the .whl, .tar.gz or .zip itself.",
         )
     for text in [line.text] + [o.text for o in options]:
         for url in _urls(text):

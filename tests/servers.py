@@ -143,8 +143,8 @@ class Server:
             )
         return self.url + prefix + "/"
 
-    def add_index(self, archives: list[Path]) -> str:
-        """A PEP 503 simple index of ``archives``, with sha256 fragments."""
+    def add_index(self, archives: list[Path], *, hashes: bool = True) -> str:
+        """A PEP 503 simple index of ``archives``, with sha256 fragments unless not ``hashes``."""
         from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
         projects: dict[str, list[Path]] = {}
@@ -158,8 +158,7 @@ class Server:
             self.add_file(f"/packages/{archive.name}", archive.read_bytes())
         for project, files in projects.items():
             links = "".join(
-                f'<a href="/packages/{f.name}#sha256={hashlib.sha256(f.read_bytes()).hexdigest()}">'
-                f"{f.name}</a><br>\n"
+                f'<a href="/packages/{f.name}{_fragment(f) if hashes else ""}">{f.name}</a><br>\n'
                 for f in files
             )
             self.add_file(
@@ -174,3 +173,7 @@ class Server:
     def bytes_of(self, filename: str) -> int:
         """Bytes served of the archive ``filename``, whichever URLs served it."""
         return sum(n for path, n in self.bytes_sent.items() if self.archives.get(path) == filename)
+
+
+def _fragment(archive: Path) -> str:
+    return f"#sha256={hashlib.sha256(archive.read_bytes()).hexdigest()}"
