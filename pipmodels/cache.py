@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import hashlib
 import hmac
-import html
 import json
 import os
 import secrets
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -28,6 +28,7 @@ from packaging.version import Version
 from pipmodels.archives import Archive, sha256_of
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import atomic_write, scratch_dir
+from pipmodels.page import Link, render_page
 
 STATE_DIR = ".pipmodels"
 MANIFEST = "manifest.json"
@@ -170,15 +171,5 @@ class Cache:
         return Entry(filename, archive.name, archive.version, archive.sha256, size)
 
     def write_page(self) -> None:
-        atomic_write(self.page, links_page(self.entries()))
-
-
-def links_page(entries: list[Entry]) -> str:
-    """A find-links page of ``entries``, relative links with sha256 fragments, sorted."""
-    rows = [
-        f'<a href="{html.escape(e.filename)}#sha256={e.sha256}">{html.escape(e.filename)}</a><br>'
-        for e in sorted(entries, key=lambda e: e.filename)
-    ]
-    body = "\n".join(rows)
-    head = "<!DOCTYPE html>\n<html><head><title>pipmodels cache</title></head><body>"
-    return f"{head}\n{body}\n</body></html>\n"
+        links = [Link(e.filename, quote(e.filename), e.sha256) for e in self.entries()]
+        atomic_write(self.page, render_page(links, "pipmodels cache"))

@@ -20,7 +20,7 @@ from pipmodels.diagnose import explain_download_failure
 from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.fetch import fetch, pip_can_fetch
 from pipmodels.namesakes import warn_about_namesakes
-from pipmodels.reqfile import Line, ReqLine
+from pipmodels.reqfile import URL_START, Line, ReqLine
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def _pip_download(
     # The requirement goes to pip in a file, never on its command line: pip expands ${VAR}
     # there from the environment, so credentials stay off every command line.
     request = staging / "request.txt"
-    lines = [o.text for o in model.options] + [f"{model.req.requirement} {model.req.options}"]
+    lines = [_anchored(o) for o in model.options] + [f"{model.req.requirement} {model.req.options}"]
     if _find_links_only(model.options):
         # A models file that names a find-links page and no index means "from that page": do not
         # let pip also ask the public index, where impostors and 999.9.9 placeholders live.
@@ -230,6 +230,17 @@ def _check_conflicts(pins: Sequence[Pin]) -> None:
                 f"({other.model.req.line.where}) and {pin.text} ({pin.model.req.line.where}).",
                 "Keep one of the two lines.",
             )
+
+
+def _anchored(option: Line) -> str:
+    """An option line for a request file elsewhere: pip reads a relative ``-f`` path from the
+    requirements file's folder when it exists there, so make that path absolute."""
+    flag, _, value = option.text.replace("=", " ", 1).partition(" ")
+    value = value.strip()
+    if flag not in ("-f", "--find-links") or URL_START.match(value) or Path(value).is_absolute():
+        return option.text
+    beside = option.path.parent / value
+    return f"{flag} {beside.absolute()}" if beside.exists() else option.text
 
 
 def _find_links_only(options: Sequence[Line]) -> bool:

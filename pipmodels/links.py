@@ -7,9 +7,8 @@ known, which is all pip's find-links parser reads. The same input always gives t
 from __future__ import annotations
 
 import fnmatch
-import html
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -18,16 +17,10 @@ from pipmodels import console, github
 from pipmodels.cache import MANIFEST, Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import atomic_write
+from pipmodels.page import Link, render_page
 
 GITHUB_PREFIX = "github:"
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
-
-
-@dataclass(frozen=True)
-class Link:
-    filename: str
-    href: str  # without the fragment
-    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,19 +40,6 @@ class LinksOptions:
     output: Path | None = None  # None: stdout
     asset_filter: AssetFilter = AssetFilter()
     github_cache_dir: Path | None = None
-
-
-def render_page(links: Iterable[Link], title: str) -> str:
-    """The page: sorted by filename, then URL, so that the same links give the same bytes."""
-    rows = []
-    for link in sorted(links, key=lambda k: (k.filename, k.href)):
-        href = link.href + (f"#sha256={link.sha256}" if link.sha256 else "")
-        rows.append(f'<a href="{html.escape(href)}">{html.escape(link.filename)}</a><br>')
-    body = "\n".join(rows)
-    return (
-        f"<!DOCTYPE html>\n<html><head><title>{html.escape(title)}</title></head><body>\n"
-        f"{body}\n</body></html>\n"
-    )
 
 
 def build_page(options: LinksOptions, environ: Mapping[str, str]) -> tuple[str, int]:

@@ -63,7 +63,8 @@ def _mislabelled(server: Server, project: Project, tmp_path: Path) -> str:
 def _two_versions(server: Server, project: Project, tmp_path: Path) -> str:
     one = build_wheel(tmp_path / "1", "twin", "1.0")
     two = build_wheel(tmp_path / "2", "twin", "2.0")
-    return f"{server.add_release_asset('a/b', 'v1', one)}\n{server.add_release_asset('a/b', 'v2', two)}\n"
+    urls = [server.add_release_asset("a/b", tag, wheel) for tag, wheel in (("1", one), ("2", two))]
+    return "".join(f"{url}\n" for url in urls)
 
 
 BAD_LINES: dict[str, tuple[Callable[[Server, Project, Path], str], str]] = {
