@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from pipmodels import __version__, console, workflow
+from pipmodels import __version__, config, console, workflow
 from pipmodels.errors import Interrupted, PipmodelsError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,93 +34,141 @@ def reported_errors() -> Iterator[None]:
         sys.exit(1)
 
 
-def common_options(func: F) -> F:
-    decorators = [
-        click.argument("sources", nargs=-1, type=click.Path(path_type=Path)),
-        click.option(
-            "-m",
-            "--models",
-            "models_files",
-            multiple=True,
-            type=click.Path(path_type=Path),
-            help="A requirements file whose every requirement is a model to cache "
-            "(its -f, -i and ${VAR} lines work as for pip). Repeatable.",
-        ),
-        click.option(
-            "--cache-dir",
-            type=click.Path(path_type=Path),
-            envvar="PIPMODELS_CACHE_DIR",
-            help="The model cache folder [env PIPMODELS_CACHE_DIR; default "
-            ".pipmodels-cache beside the first input].",
-        ),
-        click.option(
-            "--env-file",
-            type=click.Path(path_type=Path),
-            help="A NAME=value file for ${VAR} credentials [default: .env beside the "
-            "first input, when present].",
-        ),
-        click.option(
-            "-j", "--jobs", default=4, show_default=True, help="Models downloaded at once."
-        ),
-        click.option(
-            "-U",
-            "--upgrade",
-            is_flag=True,
-            help="Resolve version ranges of models again, and pass --upgrade to pip-compile.",
-        ),
-        click.option("-v", "--verbose", count=True, help="Show the commands run and their output."),
-        click.option("-q", "--quiet", is_flag=True, help="Print errors only."),
-    ]
+def _apply(func: F, decorators: list[Callable[[F], F]]) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def common_options(func: F) -> F:
+    return _apply(
+        func,
+        [
+            click.argument("sources", nargs=-1, type=click.Path(path_type=Path)),
+            click.option(
+                "-m",
+                "--models",
+                "models_files",
+                multiple=True,
+                type=click.Path(path_type=Path),
+                help="A requirements file whose every requirement is a model to cache "
+                "(its -f, -i and ${VAR} lines work as for pip). Repeatable.",
+            ),
+            click.option(
+                "--cache-dir",
+                type=click.Path(path_type=Path),
+                envvar="PIPMODELS_CACHE_DIR",
+                help="The model cache folder [env PIPMODELS_CACHE_DIR; default "
+                ".pipmodels-cache beside the first input].",
+            ),
+            click.option(
+                "--env-file",
+                type=click.Path(path_type=Path),
+                help="A NAME=value file for ${VAR} credentials [default: .env beside the "
+                "first input, when present].",
+            ),
+            click.option("-j", "--jobs", type=int, help="Models downloaded at once [default: 4]."),
+            click.option(
+                "-U",
+                "--upgrade",
+                is_flag=True,
+                help="Resolve version ranges of models again, and pass --upgrade to pip-compile.",
+            ),
+            click.option(
+                "-v", "--verbose", count=True, help="Show the commands run and their output."
+            ),
+            click.option("-q", "--quiet", is_flag=True, help="Print errors only."),
+        ],
+    )
 
 
 def compile_options(func: F) -> F:
-    decorators = [
-        click.option(
-            "-o",
-            "--output-file",
-            "output",
-            type=click.Path(path_type=Path),
-            help="Where to write the pins [default: requirements.txt beside the first input].",
-        ),
-        click.option(
-            "--generate-hashes/--no-generate-hashes",
-            "hashes",
-            default=True,
-            show_default=True,
-            help="Pin every package with its sha256.",
-        ),
-        click.option(
-            "--check",
-            is_flag=True,
-            help="Change nothing; exit 1 when requirements.txt is out of date with its inputs "
-            "(or, for sync, the environment with requirements.txt), naming what differs.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+    return _apply(
+        func,
+        [
+            click.option(
+                "-o",
+                "--output-file",
+                "output",
+                type=click.Path(path_type=Path),
+                help="Where to write the pins [default: requirements.txt beside the first input].",
+            ),
+            click.option(
+                "--generate-hashes/--no-generate-hashes",
+                "hashes",
+                default=None,
+                help="Pin every package with its sha256 [default: on].",
+            ),
+            click.option(
+                "-P",
+                "--upgrade-package",
+                "upgrade_packages",
+                multiple=True,
+                help="Passed to pip-compile: upgrade this package. Repeatable.",
+            ),
+            click.option(
+                "--extra", "extras", multiple=True, help="Passed to pip-compile. Repeatable."
+            ),
+            click.option(
+                "--resolver",
+                type=click.Choice(["backtracking", "legacy"]),
+                help="Passed to pip-compile.",
+            ),
+            click.option(
+                "--check",
+                is_flag=True,
+                help="Change nothing; exit 1 when requirements.txt is out of date with its "
+                "inputs (or, for sync, the environment with requirements.txt), naming what "
+                "differs.",
+            ),
+            click.option(
+                "--dry-run",
+                is_flag=True,
+                help="Fill the cache, but write and install nothing: show what would change.",
+            ),
+            click.option(
+                "--pip-args", help="Extra arguments for pip, passed to pip-compile and pip-sync."
+            ),
+        ],
+    )
 
 
 def make_options(kwargs: dict[str, Any]) -> workflow.Options:
+    """Command-line values over [tool.pipmodels] over built-in defaults."""
     verbose, quiet = kwargs.pop("verbose", 0), kwargs.pop("quiet", False)
     console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
-    sources = tuple(kwargs.pop("sources", ()) or (workflow.DEFAULT_SOURCE,))
+    project = config.load(Path("pyproject.toml"))
     upgrade = kwargs.pop("upgrade", False)
-    compile_args = ("--upgrade",) if upgrade else ()
+    pip_args = kwargs.pop("pip_args", None)
+    passed = [("--pip-args", pip_args)] if pip_args else []
+    compile_args = [*project.get("pip-compile-args", []), *(["--upgrade"] if upgrade else [])]
+    for package in kwargs.pop("upgrade_packages", ()):
+        compile_args += ["--upgrade-package", package]
+    for extra in kwargs.pop("extras", ()):
+        compile_args += ["--extra", extra]
+    resolver = kwargs.pop("resolver", None)
+    if resolver:
+        compile_args.append(f"--resolver={resolver}")
+    sync_args = [*project.get("pip-sync-args", [])]
+    for flag, value in passed:
+        compile_args += [flag, value]
+        sync_args += [flag, value]
+    hashes = kwargs.pop("hashes", None)
     return workflow.Options(
-        sources=sources,
-        models_files=tuple(kwargs.pop("models_files", ())),
-        cache_dir=kwargs.pop("cache_dir", None),
+        sources=tuple(
+            kwargs.pop("sources", ()) or project.get("sources") or (workflow.DEFAULT_SOURCE,)
+        ),
+        models_files=tuple(kwargs.pop("models_files", ()) or project.get("models", ())),
+        cache_dir=kwargs.pop("cache_dir", None) or project.get("cache-dir"),
         output=kwargs.pop("output", None),
-        hashes=kwargs.pop("hashes", True),
-        env_file=kwargs.pop("env_file", None),
-        jobs=kwargs.pop("jobs", 4),
+        hashes=project.get("generate-hashes", True) if hashes is None else hashes,
+        env_file=kwargs.pop("env_file", None) or project.get("env-file"),
+        jobs=kwargs.pop("jobs", None) or project.get("jobs", 4),
         upgrade=upgrade,
         python_executable=kwargs.pop("python_executable", None),
-        compile_args=compile_args,
+        compile_args=tuple(compile_args),
+        sync_args=tuple(sync_args),
+        dry_run=kwargs.pop("dry_run", False),
     )
 
 
@@ -167,6 +215,8 @@ def compile_command(**kwargs: Any) -> None:
         pins = workflow.download(session)
         if check:
             _exit_on_differences(workflow.check_compiled(session, pins))
+        elif session.options.dry_run:
+            click.echo(workflow.compile_(session, pins, write=False), nl=False)
         else:
             workflow.compile_(session, pins)
 
@@ -191,7 +241,9 @@ def sync(**kwargs: Any) -> None:
                 workflow.check_compiled(session, pins) or workflow.check_synced(session)
             )
         else:
-            workflow.sync_if_changed(session)
+            report = workflow.sync_if_changed(session)
+            if session.options.dry_run and report:
+                click.echo(report)
 
 
 def _exit_on_differences(differences: list[str]) -> None:

@@ -44,6 +44,8 @@ def inputs_digest(inputs: Inputs, pins: Sequence[Pin], settings: CompileSettings
         digest.update(f"file {parsed.path}\n".encode())
         for line in parsed.lines:
             digest.update(f"{line.text}\n".encode())
+    for project in inputs.projects:
+        digest.update(f"project {project}\n".encode() + project.read_bytes())
     for pin in sorted(pins, key=lambda p: p.entry.filename):
         digest.update(f"pin {pin.text} {pin.entry.sha256}\n".encode())
     digest.update(f"hashes {settings.hashes} args {settings.extra_args!r}\n".encode())
@@ -82,6 +84,8 @@ def compile_requirements(
             # pip-compile keeps the pins it finds in its output file, so hand it the current one
             output.write_bytes(settings.output.read_bytes())
         sources = [mirror.argument(p) for p in (*inputs.sources, *inputs.models_files)]
+        # A project is built where it lies, so pip-compile sees its real folder.
+        sources += [str(p.absolute()) for p in inputs.projects]
         cmd = piptools.pip_compile(
             sources,
             output,

@@ -14,12 +14,17 @@ from pipmodels.reqfile import ReqLine, RequirementsFile, read_tree
 MODEL_SCHEMES = ("http://", "https://", "file:")
 
 
+# Sources that pip-compile reads as a project (its dependencies), not as a requirements file.
+PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
+
+
 @dataclass(frozen=True)
 class Inputs:
-    sources: tuple[Path, ...]  # as the user named them
+    sources: tuple[Path, ...]  # requirements files, as the user named them
     models_files: tuple[Path, ...]
     source_tree: tuple[RequirementsFile, ...]
     models_tree: tuple[RequirementsFile, ...]
+    projects: tuple[Path, ...] = ()  # pyproject.toml and the like
 
     @property
     def files(self) -> tuple[RequirementsFile, ...]:
@@ -63,9 +68,15 @@ def gather(sources: list[Path], models_files: list[Path]) -> Inputs:
                 f"The models file {path} does not exist.",
                 "Check the -m/--models path, or create the file.",
             )
+    projects = [s for s in sources if s.name in PROJECT_FILES]
+    for project in projects:
+        if not project.is_file():
+            raise PipmodelsError(f"{project} does not exist.", "Check the path.")
+    files = [s for s in sources if s not in projects]
     return Inputs(
-        tuple(sources),
+        tuple(files),
         tuple(models_files),
-        tuple(read_tree(sources)),
+        tuple(read_tree(files)),
         tuple(read_tree(models_files)) if models_files else (),
+        tuple(projects),
     )

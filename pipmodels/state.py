@@ -42,6 +42,8 @@ def fingerprint(session: Session) -> str:
                 value = session.environ.get(name)
                 keyed = hmac.new(salt, (value or "").encode(), hashlib.sha256).hexdigest()
                 add("var", name, value is not None, keyed)
+    for project in session.inputs.projects:
+        add("project", os.path.abspath(project), _file_digest(project))
     add("requirements.txt", _file_digest(options.output_path))
     for entry in session.cache.entries():
         stat = (session.cache.root / entry.filename).stat()

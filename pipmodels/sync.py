@@ -24,12 +24,22 @@ class SyncSettings:
 
 
 def sync_environment(
-    cache: Cache, settings: SyncSettings, *, environ: Mapping[str, str], redactor: Redactor
-) -> None:
-    result = _pip_sync(cache, settings, environ=environ, redactor=redactor, dry_run=False)
+    cache: Cache,
+    settings: SyncSettings,
+    *,
+    environ: Mapping[str, str],
+    redactor: Redactor,
+    text: str | None = None,
+    dry_run: bool = False,
+) -> str:
+    """pip-sync ``text`` (default: the requirements file); return what pip-sync reported."""
+    result = _pip_sync(
+        cache, settings, environ=environ, redactor=redactor, dry_run=dry_run, text=text
+    )
     for line in result.output.splitlines():
         if line.startswith(("Successfully installed", "Everything up-to-date")):
             console.info("  " + line)
+    return result.output
 
 
 def would_change(
@@ -51,8 +61,10 @@ def _pip_sync(
     environ: Mapping[str, str],
     redactor: Redactor,
     dry_run: bool,
+    text: str | None = None,
 ) -> runner.Result:
-    text = settings.requirements.read_text(encoding="utf-8")
+    if text is None:
+        text = settings.requirements.read_text(encoding="utf-8")
     if not text.endswith("\n"):
         text += "\n"
     keep = _self_preservation(text, settings.python_executable, environ, redactor)

@@ -39,6 +39,7 @@ class Options:
     python_executable: str | None = None
     compile_args: tuple[str, ...] = ()
     sync_args: tuple[str, ...] = ()
+    dry_run: bool = False
 
     @property
     def output_path(self) -> Path:
@@ -153,30 +154,40 @@ def check_synced(session: Session) -> list[str]:
     )
 
 
-def sync_if_changed(session: Session) -> None:
+def sync_if_changed(session: Session) -> str | None:
     """Sync, unless nothing changed since the last sync: then start nothing and fetch nothing."""
-    if not session.options.upgrade and state.is_unchanged(session):
+    options = session.options
+    if not options.upgrade and not options.dry_run and state.is_unchanged(session):
         console.info(f"Up to date: nothing changed since the last sync of {_target(session)}.")
-        return
-    sync(session, download(session))
-    state.remember(session)
+        return None
+    report = sync(session, download(session))
+    if not options.dry_run:
+        state.remember(session)
+    return report
 
 
 def _target(session: Session) -> str:
     return session.options.python_executable or "this environment"
 
 
-def sync(session: Session, pins: list[Pin]) -> None:
+def sync(session: Session, pins: list[Pin]) -> str:
+    """Compile when the inputs changed, then pip-sync; return pip-sync's report."""
     options = session.options
-    if not is_compiled(session, pins):
-        compile_(session, pins)
-    else:
+    text = None
+    if is_compiled(session, pins):
         console.info(f"{options.output_path} is up to date with its inputs")
-    sync_environment(
+    elif options.dry_run:
+        console.info(f"{options.output_path} would be compiled again; showing pip-sync for that")
+        text = compile_(session, pins, write=False)
+    else:
+        compile_(session, pins)
+    return sync_environment(
         session.cache,
         SyncSettings(options.output_path, options.python_executable, options.sync_args),
         environ={**session.environ, **credentialed_indexes(session)},
         redactor=session.redactor,
+        text=text,
+        dry_run=options.dry_run,
     )
 
 
