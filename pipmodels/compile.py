@@ -94,7 +94,8 @@ def compile_requirements(
             extra_args=settings.extra_args,
             verbose=console.is_verbose(),
         )
-        console.info(f"Compiling {_display(settings.output)}")
+        verb = "Compiling" if write else "Checking"
+        console.info(f"{verb} {_display(settings.output)}")
         runner.run(
             cmd,
             env=piptools.compile_environment(environ, settings.header_command),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import shutil
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -11,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from pipmodels import console, piptools, runner
 from pipmodels.archives import Archive, canonical_filename, inspect, name_from_filename
@@ -37,6 +40,8 @@ class Model:
     def source(self, environ: Mapping[str, str]) -> str:
         """What identifies this model's download: the expanded requirement and its indexes."""
         parts = [self.req.requirement, self.req.options, *(o.text for o in self.options)]
+        if self.req.url and self.req.url.startswith("file:"):
+            parts.append(_stamp(_local_path(self.req.url)))  # a rebuilt local archive is new
         return expand("\n".join(parts), environ)
 
 
@@ -87,9 +92,6 @@ def fill(
 
 
 def _cached(model: Model, cache: Cache, environ: Mapping[str, str]) -> Entry | None:
-    url = model.req.url
-    if url and url.startswith("file:"):
-        return None  # local archives are re-checked every run: cheap, and they may change
     entry = cache.lookup(cache.source_key(model.source(environ)))
     if entry is None and _is_exact(model) and model.req.name:
         entry = cache.best(model.req.name, _specifier(model))
@@ -177,7 +179,7 @@ def _pip_download(
     cmd = piptools.pip_download(
         request,
         dest,
-        resume_retries=settings.resume_retries,
+        resume_retries=settings.resume_retries if pip_resumes_downloads() else 0,
         verbose=console.is_verbose(),
     )
     result = runner.run(cmd, env=environ, redactor=redactor, what="pip download", check=False)
@@ -185,8 +187,20 @@ def _pip_download(
         raise explain_download_failure(model.req.line, model.options, result, environ, redactor)
 
 
+def _local_path(url: str) -> Path:
+    return Path(unquote(urlsplit(url).path))
+
+
+def _stamp(path: Path) -> str:
+    try:
+        stat = path.stat()
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def _copy_local(model: Model, url: str, dest: Path) -> None:
-    path = Path(unquote(urlsplit(url).path))
+    path = _local_path(url)
     try:
         shutil.copy2(path, dest / path.name)
     except OSError as exc:
@@ -230,6 +244,15 @@ def _check_conflicts(pins: Sequence[Pin]) -> None:
                 f"({other.model.req.line.where}) and {pin.text} ({pin.model.req.line.where}).",
                 "Keep one of the two lines.",
             )
+
+
+@functools.cache
+def pip_resumes_downloads() -> bool:
+    """pip 25.1 added --resume-retries; older pips reject the option."""
+    try:
+        return Version(importlib.metadata.version("pip")) >= Version("25.1")
+    except (importlib.metadata.PackageNotFoundError, InvalidVersion):
+        return False
 
 
 def _anchored(option: Line) -> str:
