@@ -40,9 +40,14 @@ class Model:
     def source(self, environ: Mapping[str, str]) -> str:
         """What identifies this model's download: the expanded requirement and its indexes."""
         parts = [self.req.requirement, self.req.options, *(o.text for o in self.options)]
-        if self.req.url and self.req.url.startswith("file:"):
-            parts.append(_stamp(_local_path(self.req.url)))  # a rebuilt local archive is new
+        url = self.url(environ)
+        if url and url.startswith("file:"):
+            parts.append(_stamp(_local_path(url)))  # a rebuilt local archive is new
         return expand("\n".join(parts), environ)
+
+    def url(self, environ: Mapping[str, str]) -> str | None:
+        """The direct reference's URL with ``${VAR}`` expanded: keep it in memory only."""
+        return expand(self.req.url, environ) if self.req.url else None
 
 
 @dataclass(frozen=True)
@@ -141,11 +146,11 @@ def _fetch(
     with cache.staging() as staging:
         dest = staging / "files"
         dest.mkdir()
-        url = model.req.url
+        url = model.url(environ)
         if url and url.startswith("file:"):
             _copy_local(model, url, dest)
         elif url and not pip_can_fetch(url):
-            fetch(expand(url, environ), dest, where=model.req.line.where)
+            fetch(url, dest, where=model.req.line.where)
         else:
             _pip_download(model, staging, dest, environ, redactor, settings)
         archive = _single_archive(model, dest)

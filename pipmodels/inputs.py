@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipmodels.credentials import env_var_names, expand
 from pipmodels.errors import PipmodelsError
 from pipmodels.fill import Model
 from pipmodels.reqfile import ReqLine, RequirementsFile, read_tree
@@ -30,17 +32,17 @@ class Inputs:
     def files(self) -> tuple[RequirementsFile, ...]:
         return self.source_tree + self.models_tree
 
-    @property
-    def models(self) -> list[Model]:
+    def models(self, environ: Mapping[str, str]) -> list[Model]:
+        """Every requirement whose archive goes into the cache, ``${VAR}`` expanded to decide."""
         found = [
             Model(req)
             for parsed in self.source_tree
             for req in parsed.requirements
-            if is_model_reference(req)
+            if is_model_reference(req, environ)
         ]
         for parsed in self.models_tree:
             for req in parsed.requirements:
-                if req.url is not None and not is_model_reference(req):
+                if req.url is not None and not is_model_reference(req, environ):
                     raise PipmodelsError(
                         f"{req.line.where}: a models file lists archives to cache; "
                         f"{req.requirement!r} is not one.",
@@ -50,8 +52,17 @@ class Inputs:
         return found
 
 
-def is_model_reference(req: ReqLine) -> bool:
-    return req.url is not None and req.url.startswith(MODEL_SCHEMES) and _is_archive_url(req.url)
+def is_model_reference(req: ReqLine, environ: Mapping[str, str]) -> bool:
+    if req.url is None:
+        return False
+    url = expand(req.url, environ)
+    unset = env_var_names(url)
+    if unset:
+        raise PipmodelsError(
+            f"{req.line.where}: {', '.join(unset)} is not set.",
+            "Set it in the environment or in a .env file beside your inputs.",
+        )
+    return url.startswith(MODEL_SCHEMES) and _is_archive_url(url)
 
 
 def _is_archive_url(url: str) -> bool:

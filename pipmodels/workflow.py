@@ -89,7 +89,7 @@ def download(session: Session) -> list[Pin]:
     settings = FillSettings(jobs=session.options.jobs, refresh=session.options.upgrade)
     with session.cache.locked():
         return fill(
-            session.inputs.models,
+            session.inputs.models(session.environ),
             session.cache,
             environ=session.environ,
             redactor=session.redactor,

@@ -47,6 +47,7 @@ class CommandLineSpy:
     def __init__(self, secret: str) -> None:
         self.secret = secret
         self.leaks: set[str] = set()
+        self.commands: set[str] = set()
         self.seen = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -63,6 +64,7 @@ class CommandLineSpy:
                     continue
                 if "pip" in cmdline:
                     self.seen += 1
+                    self.commands.add(cmdline)
                 if self.secret in cmdline:
                     self.leaks.add(cmdline)
             self._stop.wait(0.005)

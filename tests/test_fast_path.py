@@ -1,0 +1,138 @@
+"""The warm no-op starts nothing and fetches nothing; every real change is still seen."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.builders import build_wheel
+from tests.conftest import CommandLineSpy, Project, Venv
+from tests.servers import Server
+
+UP_TO_DATE = "Up to date: nothing changed since the last sync"
+
+
+@pytest.fixture
+def synced(server: Server, index: str, project: Project, venv: Venv, tmp_path: Path) -> Project:
+    model = build_wheel(tmp_path / "d", "en_demo", "1.0.0", requires=["tinyspacy<3.9"])
+    url = server.add_release_asset("acme/models", "v1", model)
+    project.write("requirements.in", "en_demo @ ${DEMO_BASE}" + url[len(server.url) :] + "\n")
+    project.env.update(PIP_INDEX_URL=index, DEMO_BASE=server.url)
+    project.pipmodels("sync", "--python-executable", venv.python)
+    server.reset_counts()
+    return project
+
+
+def sync(project: Project, venv: Venv, *extra: str) -> str:
+    return project.pipmodels("sync", "--python-executable", venv.python, *extra).stderr
+
+
+def test_no_op_starts_nothing_and_asks_nothing(
+    synced: Project, server: Server, venv: Venv, tmp_path: Path
+) -> None:
+    with CommandLineSpy("no secret here") as spy:
+        stderr = sync(synced, venv)
+
+    assert stderr.strip().splitlines() == [f"{UP_TO_DATE} of {venv.python}."]
+    assert sum(server.requests.values()) == 0
+    ours = [c for c in spy.commands if str(synced.root) in c or venv.python in c]
+    started = [c for c in ours if " -m pip " in c or "piptools" in c]
+    assert started == []
+    assert any("-m pipmodels sync" in c for c in spy.commands), "the spy saw nothing"
+
+
+def _edit_input(p: Project, v: Venv, s: Server) -> None:
+    p.write("requirements.in", p.root.joinpath("requirements.in").read_text() + "helperlib\n")
+
+
+def _edit_requirements_txt(p: Project, v: Venv, s: Server) -> None:
+    path = p.root / "requirements.txt"
+    path.write_text(path.read_text() + "# edited by hand\n")
+
+
+def _delete_cache_file(p: Project, v: Venv, s: Server) -> None:
+    next((p.root / ".pipmodels-cache").glob("*.whl")).unlink()
+
+
+def _corrupt_cache_file(p: Project, v: Venv, s: Server) -> None:
+    wheel = next((p.root / ".pipmodels-cache").glob("*.whl"))
+    data = bytearray(wheel.read_bytes())
+    data[100] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+
+
+def _pip(*args: str) -> Callable[[Project, Venv, Server], None]:
+    def change(p: Project, v: Venv, s: Server) -> None:
+        subprocess.run([v.python, "-m", "pip", "-q", *args], check=True)
+
+    return change
+
+
+def _add_package(p: Project, v: Venv, s: Server) -> None:
+    stray = build_wheel(p.root.parent / "stray", "stray", "1.0")
+    _pip("install", "--no-index", str(stray))(p, v, s)
+
+
+def _change_option(p: Project, v: Venv, s: Server) -> None:
+    p.env["FAST_PATH_EXTRA"] = "--no-generate-hashes"
+
+
+def _change_variable(p: Project, v: Venv, s: Server) -> None:
+    p.env["DEMO_BASE"] = s.url.replace("127.0.0.1", "localhost")
+
+
+CHANGES = {
+    "edited input": (_edit_input, "helperlib"),
+    "edited requirements.txt": (_edit_requirements_txt, None),
+    "cache file deleted": (_delete_cache_file, "en_demo"),
+    "cache file corrupted": (_corrupt_cache_file, "en_demo"),
+    "package removed": (_pip("uninstall", "-y", "tinyspacy"), "tinyspacy"),
+    "package added": (_add_package, "stray"),
+    "option changed": (_change_option, None),
+    "variable changed": (_change_variable, "en_demo"),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_every_real_change_is_seen(
+    change: str, synced: Project, server: Server, venv: Venv
+) -> None:
+    apply, _ = CHANGES[change]
+    apply(synced, venv, server)
+    extra = [synced.env.pop("FAST_PATH_EXTRA")] if "FAST_PATH_EXTRA" in synced.env else []
+
+    stderr = sync(synced, venv, *extra)
+
+    assert UP_TO_DATE not in stderr
+    assert "Syncing" in stderr
+    # and once the change is absorbed, the next run is a no-op again
+    assert UP_TO_DATE in sync(synced, venv, *extra)
+    assert venv.freeze().get("en-demo") == "1.0.0"
+    assert "stray" not in venv.freeze()
+
+
+def test_a_changed_package_version_is_seen(
+    synced: Project, server: Server, venv: Venv, tmp_path: Path
+) -> None:
+    other = build_wheel(tmp_path / "o", "tinyspacy", "3.8.1")
+    subprocess.run(
+        [
+            venv.python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--find-links",
+            str(other.parent),
+            "tinyspacy==3.8.1",
+        ],
+        check=True,
+    )
+    stderr = sync(synced, venv)
+    assert UP_TO_DATE not in stderr
+    assert venv.freeze()["tinyspacy"] == "3.8.2"
