@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -20,8 +19,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from pipmodels.errors import PipmodelsError
-
-CHUNK = 1 << 20
+from pipmodels.files import sha256_of
 
 
 @dataclass(frozen=True)
@@ -34,14 +32,6 @@ class Archive:
     @property
     def pin(self) -> str:
         return f"{self.name}=={self.version}"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def name_from_filename(filename: str) -> tuple[NormalizedName, Version] | None:

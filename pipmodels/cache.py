@@ -15,20 +15,25 @@ import json
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
-from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from pipmodels.archives import Archive, sha256_of
 from pipmodels.errors import PipmodelsError
-from pipmodels.files import atomic_write, scratch_dir
+from pipmodels.files import atomic_write, scratch_dir, sha256_of
 from pipmodels.page import Link, render_page
+from pipmodels.reqfile import canonical_name
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import NormalizedName
+
+    from pipmodels.archives import Archive
 
 STATE_DIR = ".pipmodels"
 MANIFEST = "manifest.json"
@@ -49,6 +54,8 @@ class Cache:
     def __init__(self, root: Path) -> None:
         self.root = root.absolute()
         self.state = self.root / STATE_DIR
+        # Downloads finish on worker threads; the manifest's read-modify-write must not interleave.
+        self._manifest_lock = threading.Lock()
 
     @property
     def page(self) -> Path:
@@ -126,7 +133,8 @@ class Cache:
                 continue
             if stat.st_mtime_ns != info.get("mtime_ns") and sha256_of(path) != info["sha256"]:
                 continue
-            name, version = canonicalize_name(info["name"]), Version(info["version"])
+            name = cast("NormalizedName", info["name"])  # recorded in canonical form
+            version = Version(info["version"])
             result.append(Entry(filename, name, version, info["sha256"], stat.st_size))
         return result
 
@@ -146,12 +154,16 @@ class Cache:
         matches = [
             e
             for e in self.entries()
-            if e.name == canonicalize_name(name) and specifier.contains(e.version, prereleases=True)
+            if e.name == canonical_name(name) and specifier.contains(e.version, prereleases=True)
         ]
         return max(matches, key=lambda e: e.version, default=None)
 
     def add(self, archive: Archive, filename: str, source_key: str | None) -> Entry:
         """Move a verified archive into the cache under ``filename`` and record it."""
+        with self._manifest_lock:
+            return self._add(archive, filename, source_key)
+
+    def _add(self, archive: Archive, filename: str, source_key: str | None) -> Entry:
         target = self.root / filename
         os.replace(archive.path, target)
         stat = target.stat()

@@ -6,14 +6,24 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import click
 
-from pipmodels import __version__, config, console, workflow
+from pipmodels import __version__, config, console, state
 from pipmodels.errors import Interrupted, PipmodelsError
+from pipmodels.session import DEFAULT_SOURCE, Options, Session
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def workflow() -> ModuleType:
+    """The download, compile and sync steps, imported when a command needs them: a no-op
+    ``pipmodels sync`` answers before loading them, which keeps it fast."""
+    from pipmodels import workflow as steps
+
+    return steps
 
 
 @contextlib.contextmanager
@@ -133,7 +143,7 @@ def compile_options(func: F) -> F:
     )
 
 
-def make_options(kwargs: dict[str, Any]) -> workflow.Options:
+def make_options(kwargs: dict[str, Any]) -> Options:
     """Command-line values over [tool.pipmodels] over built-in defaults."""
     verbose, quiet = kwargs.pop("verbose", 0), kwargs.pop("quiet", False)
     console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
@@ -154,10 +164,8 @@ def make_options(kwargs: dict[str, Any]) -> workflow.Options:
         compile_args += [flag, value]
         sync_args += [flag, value]
     hashes = kwargs.pop("hashes", None)
-    return workflow.Options(
-        sources=tuple(
-            kwargs.pop("sources", ()) or project.get("sources") or (workflow.DEFAULT_SOURCE,)
-        ),
+    return Options(
+        sources=tuple(kwargs.pop("sources", ()) or project.get("sources") or (DEFAULT_SOURCE,)),
         models_files=tuple(kwargs.pop("models_files", ()) or project.get("models", ())),
         cache_dir=kwargs.pop("cache_dir", None) or project.get("cache-dir"),
         output=kwargs.pop("output", None),
@@ -194,8 +202,8 @@ def download(**kwargs: Any) -> None:
       pipmodels download -m requirements-models.txt
     """
     with reported_errors():
-        session = workflow.Session.open(make_options(kwargs))
-        for pin in workflow.download(session):
+        session = Session.open(make_options(kwargs))
+        for pin in workflow().download(session):
             click.echo(pin.text)
 
 
@@ -211,14 +219,14 @@ def compile_command(**kwargs: Any) -> None:
     """
     check = kwargs.pop("check")
     with reported_errors():
-        session = workflow.Session.open(make_options(kwargs))
-        pins = workflow.download(session)
+        session = Session.open(make_options(kwargs))
+        pins = workflow().download(session)
         if check:
-            _exit_on_differences(workflow.check_compiled(session, pins))
+            _exit_on_differences(workflow().check_compiled(session, pins))
         elif session.options.dry_run:
-            click.echo(workflow.compile_(session, pins, write=False), nl=False)
+            click.echo(workflow().compile_(session, pins, write=False), nl=False)
         else:
-            workflow.compile_(session, pins)
+            workflow().compile_(session, pins)
 
 
 @main.command()
@@ -234,15 +242,17 @@ def sync(**kwargs: Any) -> None:
     """
     check = kwargs.pop("check")
     with reported_errors():
-        session = workflow.Session.open(make_options(kwargs))
+        session = Session.open(make_options(kwargs))
         if check:
-            pins = workflow.download(session)
+            pins = workflow().download(session)
             _exit_on_differences(
-                workflow.check_compiled(session, pins) or workflow.check_synced(session)
+                workflow().check_compiled(session, pins) or workflow().check_synced(session)
             )
+        elif state.is_unchanged(session):
+            console.info(state.unchanged_message(session))
         else:
-            report = workflow.sync_if_changed(session)
-            if session.options.dry_run and report:
+            report = workflow().sync_and_remember(session)
+            if session.options.dry_run:
                 click.echo(report)
 
 

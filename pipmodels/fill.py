@@ -9,45 +9,20 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pipmodels import console, piptools, runner
 from pipmodels.archives import Archive, canonical_filename, inspect, name_from_filename
 from pipmodels.cache import Cache, Entry
-from pipmodels.credentials import Redactor, expand, redact_url
+from pipmodels.credentials import Redactor
 from pipmodels.diagnose import explain_download_failure
 from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.fetch import fetch, pip_can_fetch
+from pipmodels.inputs import Model, local_path
 from pipmodels.namesakes import warn_about_namesakes
-from pipmodels.reqfile import URL_START, Line, ReqLine
-
-
-@dataclass(frozen=True)
-class Model:
-    """A requirement whose package must come from the cache."""
-
-    req: ReqLine
-    options: tuple[Line, ...] = ()  # -f/-i/--extra-index-url lines of its models file
-
-    @property
-    def shown(self) -> str:
-        return redact_url(self.req.requirement)
-
-    def source(self, environ: Mapping[str, str]) -> str:
-        """What identifies this model's download: the expanded requirement and its indexes."""
-        parts = [self.req.requirement, self.req.options, *(o.text for o in self.options)]
-        url = self.url(environ)
-        if url and url.startswith("file:"):
-            parts.append(_stamp(_local_path(url)))  # a rebuilt local archive is new
-        return expand("\n".join(parts), environ)
-
-    def url(self, environ: Mapping[str, str]) -> str | None:
-        """The direct reference's URL with ``${VAR}`` expanded: keep it in memory only."""
-        return expand(self.req.url, environ) if self.req.url else None
+from pipmodels.reqfile import URL_START, Line
 
 
 @dataclass(frozen=True)
@@ -192,20 +167,8 @@ def _pip_download(
         raise explain_download_failure(model.req.line, model.options, result, environ, redactor)
 
 
-def _local_path(url: str) -> Path:
-    return Path(unquote(urlsplit(url).path))
-
-
-def _stamp(path: Path) -> str:
-    try:
-        stat = path.stat()
-    except OSError:
-        return "missing"
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
 def _copy_local(model: Model, url: str, dest: Path) -> None:
-    path = _local_path(url)
+    path = local_path(url)
     try:
         shutil.copy2(path, dest / path.name)
     except OSError as exc:
@@ -296,7 +259,3 @@ def _hash_allowed(item: Entry | Archive, hashes: Sequence[str]) -> bool:
 
 def _size(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
-
-
-def canonical(name: str) -> str:
-    return canonicalize_name(name)

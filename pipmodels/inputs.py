@@ -5,15 +5,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from pipmodels.credentials import env_var_names, expand
+from pipmodels.credentials import env_var_names, expand, redact_url
 from pipmodels.errors import PipmodelsError
-from pipmodels.fill import Model
-from pipmodels.reqfile import ReqLine, RequirementsFile, read_tree
+from pipmodels.reqfile import Line, ReqLine, RequirementsFile, read_tree
 
 # Direct references that name an archive pipmodels can cache; VCS URLs and local folders are
 # left to pip-compile as written.
 MODEL_SCHEMES = ("http://", "https://", "file:")
+
+
+@dataclass(frozen=True)
+class Model:
+    """A requirement whose package must come from the cache."""
+
+    req: ReqLine
+    options: tuple[Line, ...] = ()  # -f/-i/--extra-index-url lines of its models file
+
+    @property
+    def shown(self) -> str:
+        return redact_url(self.req.requirement)
+
+    def source(self, environ: Mapping[str, str]) -> str:
+        """What identifies this model's download: the expanded requirement and its indexes."""
+        parts = [self.req.requirement, self.req.options, *(o.text for o in self.options)]
+        url = self.url(environ)
+        if url and url.startswith("file:"):
+            parts.append(_stamp(local_path(url)))  # a rebuilt local archive is new
+        return expand("\n".join(parts), environ)
+
+    def url(self, environ: Mapping[str, str]) -> str | None:
+        """The direct reference's URL with ``${VAR}`` expanded: keep it in memory only."""
+        return expand(self.req.url, environ) if self.req.url else None
 
 
 # Sources that pip-compile reads as a project (its dependencies), not as a requirements file.
@@ -91,3 +115,15 @@ def gather(sources: list[Path], models_files: list[Path]) -> Inputs:
         tuple(read_tree(models_files)) if models_files else (),
         tuple(projects),
     )
+
+
+def local_path(url: str) -> Path:
+    return Path(unquote(urlsplit(url).path))
+
+
+def _stamp(path: Path) -> str:
+    try:
+        stat = path.stat()
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"

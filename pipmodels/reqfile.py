@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from pipmodels.credentials import redact_url
 from pipmodels.errors import PipmodelsError
@@ -59,9 +57,17 @@ class ReqLine:
 class RequirementsFile:
     path: Path
     lines: list[Line] = field(default_factory=list)
-    requirements: list[ReqLine] = field(default_factory=list)
+    requirement_lines: list[Line] = field(default_factory=list)
     options: list[Line] = field(default_factory=list)  # -f, -i, --extra-index-url, ...
     nested: list[tuple[str, Path]] = field(default_factory=list)  # ("-r" | "-c", path)
+
+    @functools.cached_property
+    def requirements(self) -> list[ReqLine]:
+        """Parsed on first use: a no-op sync compares the lines and never needs this."""
+        return [
+            _editable(line) if _is_editable(line) else parse_requirement(line)
+            for line in self.requirement_lines
+        ]
 
 
 def logical_lines(path: Path) -> list[Line]:
@@ -96,17 +102,18 @@ def read(path: Path) -> RequirementsFile:
     parsed = RequirementsFile(path)
     for line in logical_lines(path):
         parsed.lines.append(line)
-        if line.text.startswith("-"):
-            nested = _nested_file(line)
-            if nested:
-                parsed.nested.append(nested)
-            elif line.text.split()[0].split("=")[0] in ("-e", "--editable"):
-                parsed.requirements.append(_editable(line))
-            else:
-                parsed.options.append(line)
+        nested = _nested_file(line) if line.text.startswith("-") else None
+        if nested:
+            parsed.nested.append(nested)
+        elif line.text.startswith("-") and not _is_editable(line):
+            parsed.options.append(line)
         else:
-            parsed.requirements.append(parse_requirement(line))
+            parsed.requirement_lines.append(line)
     return parsed
+
+
+def _is_editable(line: Line) -> bool:
+    return line.text.split()[0].split("=")[0] in ("-e", "--editable")
 
 
 def read_tree(sources: list[Path]) -> list[RequirementsFile]:
@@ -128,6 +135,8 @@ def read_tree(sources: list[Path]) -> list[RequirementsFile]:
 
 
 def parse_requirement(line: Line) -> ReqLine:
+    from packaging.requirements import InvalidRequirement, Requirement
+
     text, options = _split_options(line.text)
     if _looks_like_archive(text) or URL_START.match(text):
         return _bare_direct(line, text, options)
@@ -141,7 +150,12 @@ def parse_requirement(line: Line) -> ReqLine:
         ) from None
     extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
     marker = f"; {req.marker}" if req.marker else ""
-    return ReqLine(line, text, options, canonicalize_name(req.name), req.url, extras, marker)
+    return ReqLine(line, text, options, canonical_name(req.name), req.url, extras, marker)
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalisation, as packaging.utils.canonicalize_name (slower to import)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def is_archive_name(name: str) -> bool:
@@ -160,7 +174,7 @@ def _bare_direct(line: Line, text: str, options: str) -> ReqLine:
     fragment = urlsplit(location).fragment if URL_START.match(location) else ""
     egg = re.search(r"(?:^|&)egg=([^&]+)", fragment)
     if egg:
-        name = canonicalize_name(unquote(egg.group(1)))
+        name = canonical_name(unquote(egg.group(1)))
     url = location if URL_START.match(location) else _file_url(line, location)
     marker = f"; {marker.strip()}" if marker.strip() else ""
     return ReqLine(line, text, options, name, url, "", marker)

@@ -12,19 +12,20 @@ import hashlib
 import hmac
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipmodels.cache import Cache
 from pipmodels.credentials import env_var_names
-from pipmodels.environment import installed
+from pipmodels.environment import distribution_folders, search_path
 from pipmodels.files import atomic_write
 
 if TYPE_CHECKING:
-    from pipmodels.workflow import Session
+    from pipmodels.session import Session
 
 
-def fingerprint(session: Session) -> str:
+def fingerprint(session: Session, search_path: list[str]) -> str:
     options = session.options
     digest = hashlib.sha256()
 
@@ -32,7 +33,9 @@ def fingerprint(session: Session) -> str:
         digest.update(repr(parts).encode())
         digest.update(b"\n")
 
-    add("options", options, os.path.abspath(options.output_path))
+    # What can change the result; not how it is reached (--jobs, -v) or shown (--dry-run).
+    add("options", replace(options, jobs=0, upgrade=False, dry_run=False))
+    add("output", os.path.abspath(options.output_path))
     salt = session.cache.salt()
     for parsed in session.inputs.files:
         add("file", os.path.abspath(parsed.path))
@@ -48,24 +51,39 @@ def fingerprint(session: Session) -> str:
     for entry in session.cache.entries():
         stat = (session.cache.root / entry.filename).stat()
         add("cached", entry, stat.st_mtime_ns, stat.st_ino)
-    packages = installed(options.python_executable, env=session.environ, redactor=session.redactor)
-    add("installed", sorted((name, p.version) for name, p in packages.items()))
+    add("installed", distribution_folders(search_path))
     return digest.hexdigest()
 
 
+def unchanged_message(session: Session) -> str:
+    target = session.options.python_executable or "this environment"
+    return f"Up to date: nothing changed since the last sync of {target}."
+
+
 def is_unchanged(session: Session) -> bool:
+    """True when a sync would change nothing: nothing it depends on changed since the last."""
+    options = session.options
+    if options.upgrade or options.dry_run:
+        return False
     record = _record_path(session.cache, session)
     try:
-        recorded = json.loads(record.read_text(encoding="utf-8"))["fingerprint"]
-    except (OSError, ValueError, KeyError):
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+        expected, path = str(recorded["fingerprint"]), list(recorded["search_path"])
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    return bool(recorded == fingerprint(session))
+    # The target's search path was recorded with the fingerprint, so checking it starts no
+    # process, not even the target's Python.
+    return expected == fingerprint(session, path)
 
 
 def remember(session: Session) -> None:
     record = _record_path(session.cache, session)
     record.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(record, json.dumps({"fingerprint": fingerprint(session)}) + "\n")
+    path = search_path(
+        session.options.python_executable, env=session.environ, redactor=session.redactor
+    )
+    data = {"fingerprint": fingerprint(session, path), "search_path": path}
+    atomic_write(record, json.dumps(data) + "\n")
 
 
 def _record_path(cache: Cache, session: Session) -> Path:

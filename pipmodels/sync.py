@@ -11,7 +11,8 @@ from pathlib import Path
 from pipmodels import console, piptools, runner
 from pipmodels.cache import Cache
 from pipmodels.credentials import Redactor
-from pipmodels.environment import canonical, closure, installed
+from pipmodels.environment import closure, installed
+from pipmodels.reqfile import canonical_name
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(==|@|===)", re.M)
 
@@ -102,5 +103,5 @@ def _self_preservation(
     packages = installed(python, env=environ, redactor=redactor)
     if "pipmodels" not in packages:
         return {}
-    pinned = {canonical(m.group(1)) for m in _PIN.finditer(text)}
+    pinned = {canonical_name(m.group(1)) for m in _PIN.finditer(text)}
     return {n: v for n, v in closure("pipmodels", packages).items() if n not in pinned}

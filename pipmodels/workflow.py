@@ -4,85 +4,16 @@ from __future__ import annotations
 
 import difflib
 import shlex
-from dataclasses import dataclass
-from pathlib import Path
 
 from pipmodels import console, state
-from pipmodels.cache import Cache
 from pipmodels.compile import CompileSettings, compile_requirements, inputs_digest, recorded_digest
 from pipmodels.credentials import (
     URL_USERINFO,
-    Redactor,
-    child_environment,
-    env_var_names,
     expand,
-    load_env_file,
 )
-from pipmodels.errors import PipmodelsError
 from pipmodels.fill import FillSettings, Pin, fill
-from pipmodels.inputs import Inputs, gather
+from pipmodels.session import DEFAULT_SOURCE, Options, Session
 from pipmodels.sync import SyncSettings, sync_environment, would_change
-
-DEFAULT_SOURCE = Path("requirements.in")
-
-
-@dataclass(frozen=True)
-class Options:
-    sources: tuple[Path, ...] = (DEFAULT_SOURCE,)
-    models_files: tuple[Path, ...] = ()
-    cache_dir: Path | None = None
-    output: Path | None = None
-    hashes: bool = True
-    env_file: Path | None = None
-    jobs: int = 4
-    upgrade: bool = False
-    python_executable: str | None = None
-    compile_args: tuple[str, ...] = ()
-    sync_args: tuple[str, ...] = ()
-    dry_run: bool = False
-
-    @property
-    def output_path(self) -> Path:
-        if self.output is not None:
-            return self.output
-        first = self.sources[0]
-        return (
-            first.with_suffix(".txt")
-            if first.suffix == ".in"
-            else first.parent / "requirements.txt"
-        )
-
-    @property
-    def cache_path(self) -> Path:
-        if self.cache_dir is not None:
-            return self.cache_dir
-        return self.sources[0].parent / ".pipmodels-cache"
-
-
-@dataclass
-class Session:
-    """Everything one run works with, loaded once."""
-
-    options: Options
-    inputs: Inputs
-    cache: Cache
-    environ: dict[str, str]
-    redactor: Redactor
-
-    @classmethod
-    def open(cls, options: Options) -> Session:
-        inputs = gather(list(options.sources), list(options.models_files))
-        env_values = _env_file_values(options)
-        environ = child_environment(env_values)
-        redactor = Redactor()
-        redactor.add(env_values.values())
-        for parsed in inputs.files:
-            for line in parsed.lines:
-                redactor.add(environ[n] for n in env_var_names(line.text) if n in environ)
-                redactor.add_url_userinfo(expand(line.text, environ))
-        cache = Cache(options.cache_path)
-        cache.ensure()
-        return cls(options, inputs, cache, environ, redactor)
 
 
 def download(session: Session) -> list[Pin]:
@@ -154,20 +85,12 @@ def check_synced(session: Session) -> list[str]:
     )
 
 
-def sync_if_changed(session: Session) -> str | None:
-    """Sync, unless nothing changed since the last sync: then start nothing and fetch nothing."""
-    options = session.options
-    if not options.upgrade and not options.dry_run and state.is_unchanged(session):
-        console.info(f"Up to date: nothing changed since the last sync of {_target(session)}.")
-        return None
+def sync_and_remember(session: Session) -> str:
+    """Download, compile when needed, sync; record the result for the next no-op check."""
     report = sync(session, download(session))
-    if not options.dry_run:
+    if not session.options.dry_run:
         state.remember(session)
     return report
-
-
-def _target(session: Session) -> str:
-    return session.options.python_executable or "this environment"
 
 
 def sync(session: Session, pins: list[Pin]) -> str:
@@ -222,14 +145,3 @@ def header_command(options: Options) -> str:
     if options.sources != (DEFAULT_SOURCE,):
         words += [str(s) for s in options.sources]
     return shlex.join(words)
-
-
-def _env_file_values(options: Options) -> dict[str, str]:
-    """``--env-file``, else a ``.env`` beside the first input when one exists."""
-    if options.env_file is not None:
-        return load_env_file(options.env_file)
-    beside = options.sources[0].parent / ".env"
-    return load_env_file(beside) if beside.is_file() else {}
-
-
-__all__ = ["Options", "PipmodelsError", "Session", "compile_", "download", "sync"]

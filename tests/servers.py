@@ -40,6 +40,9 @@ class Server:
         self.throttle: float = 0.0  # seconds per 64 kB, to make downloads slow
         self.log: list[Request] = []
         self.archives: dict[str, str] = {}  # path -> archive filename it serves
+        self.active = 0  # archive bodies being sent right now
+        self.max_active = 0
+        self._gauge = threading.Lock()
         server = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -63,6 +66,19 @@ class Server:
                 self._send(path, response.body)
 
             def _send(self, path: str, body: bytes) -> None:
+                if path not in server.archives:
+                    self._write(path, body)
+                    return
+                with server._gauge:
+                    server.active += 1
+                    server.max_active = max(server.max_active, server.active)
+                try:
+                    self._write(path, body)
+                finally:
+                    with server._gauge:
+                        server.active -= 1
+
+            def _write(self, path: str, body: bytes) -> None:
                 step = 1 << 16
                 for start in range(0, len(body), step):
                     try:

@@ -228,3 +228,20 @@ def test_cache_dir_from_environment(project: Project, tmp_path: Path) -> None:
     project.pipmodels("download")
     assert (tmp_path / "shared-cache" / model.name).is_file()
     assert not (project.root / ".pipmodels-cache").exists()
+
+
+@pytest.mark.parametrize("jobs", [1, 4])
+def test_models_download_in_parallel_up_to_jobs(
+    jobs: int, server: Server, project: Project, tmp_path: Path
+) -> None:
+    lines = []
+    for number in range(4):
+        wheel = build_wheel(tmp_path / "p", f"en_model{number}", "1.0.0", payload=3_000_000)
+        lines.append(server.add_release_asset("acme/models", f"v{number}", wheel))
+    project.write("requirements.in", "\n".join(lines) + "\n")
+    server.throttle = 0.03  # about 2 MB/s, so that the downloads overlap
+
+    run = project.pipmodels("download", "--jobs", str(jobs))
+
+    assert len(run.stdout.splitlines()) == 4
+    assert server.max_active == jobs
