@@ -52,6 +52,13 @@ def inputs_digest(inputs: Inputs, pins: Sequence[Pin], settings: CompileSettings
     return digest.hexdigest()
 
 
+def _current_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
 def recorded_digest(output: Path) -> str | None:
     try:
         match = DIGEST_LINE.search(output.read_text(encoding="utf-8"))
@@ -109,8 +116,8 @@ def compile_requirements(
     text = _pin_models(text, pins, cache)
     text = _drop_credentialed_indexes(text)
     text = _add_digest(text, settings.header_command, inputs_digest(inputs, pins, settings))
-    if write:
-        atomic_write(settings.output, text)
+    if write and _current_text(settings.output) != text:
+        atomic_write(settings.output, text)  # unchanged content keeps its mtime, for make
     return text
 
 
