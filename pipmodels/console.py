@@ -57,3 +57,8 @@ def is_verbose() -> bool:
 
 def info_always(text: str) -> None:
     _write(text)
+
+
+def is_normal() -> bool:
+    """Neither -q nor -v: the level at which a progress meter helps rather than interleaves."""
+    return _level == NORMAL

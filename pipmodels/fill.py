@@ -13,7 +13,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from pipmodels import console, piptools, runner
+from pipmodels import console, piptools, progress, runner
 from pipmodels.archives import Archive, canonical_filename, inspect, name_from_filename
 from pipmodels.cache import Cache, Entry
 from pipmodels.credentials import Redactor
@@ -63,7 +63,8 @@ def fill(
             pins[model] = entry
     if missing:
         console.info(f"Fetching {len(missing)} model(s) into {cache.root}")
-        fetched = _download_all(missing, cache, environ, redactor, settings)
+        with progress.meter(cache.state, "download-*", "downloaded"):
+            fetched = _download_all(missing, cache, environ, redactor, settings)
         pins.update(fetched)
         warn_about_namesakes((e.name for e in fetched.values()), environ, redactor)
     result = [Pin(m, pins[m]) for m in models]
@@ -162,7 +163,10 @@ def _pip_download(
         resume_retries=settings.resume_retries if pip_resumes_downloads() else 0,
         verbose=console.is_verbose(),
     )
-    result = runner.run(cmd, env=environ, redactor=redactor, what="pip download", check=False)
+    # pip downloads into TMPDIR first: inside the staging folder, a killed run leaves nothing
+    # elsewhere, and the progress meter sees the bytes arrive.
+    env = {**environ, "TMPDIR": str(staging)}
+    result = runner.run(cmd, env=env, redactor=redactor, what="pip download", check=False)
     if result.returncode != 0:
         raise explain_download_failure(model.req.line, model.options, result, environ, redactor)
 

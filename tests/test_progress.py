@@ -1,0 +1,49 @@
+"""Progress on a terminal, silence in CI logs."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.builders import build_wheel
+from tests.conftest import Project
+from tests.servers import Server
+
+
+def test_progress_on_a_terminal_only(server: Server, project: Project, tmp_path: Path) -> None:
+    model = build_wheel(tmp_path / "d", "en_big", "1.0.0", payload=3_000_000)
+    project.write("requirements.in", server.add_release_asset("a/b", "v1", model) + "\n")
+    server.throttle = 0.05
+
+    # On a terminal: the meter counts megabytes as they arrive.
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipmodels", "download", "--cache-dir", str(tmp_path / "tty")],
+        cwd=project.root,
+        env={**os.environ, **project.env},
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=60)
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"\r  downloaded: " in seen and b" MB" in seen
+
+    # In a CI log (a pipe): no meter at all.
+    run = project.pipmodels("download", "--cache-dir", str(tmp_path / "pipe"))
+    assert "downloaded:" not in run.stderr
+    assert "\r" not in run.stderr
