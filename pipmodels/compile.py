@@ -113,6 +113,8 @@ def compile_requirements(
             "it was.",
         )
         text = output.read_text(encoding="utf-8").replace(tmp, "")
+    for project in inputs.projects:  # "# via app (pyproject.toml)", as the user named it
+        text = text.replace(f"({project.absolute()})", f"({project})")
     text = _pin_models(text, pins, cache)
     text = _drop_credentialed_indexes(text)
     text = _add_digest(text, settings.header_command, inputs_digest(inputs, pins, settings))

@@ -101,3 +101,23 @@ def test_upgrade_package_passes_through(demo: Path, project: Project) -> None:
 def test_help_shows_an_example(project: Project) -> None:
     for command in ("download", "compile", "sync", "links"):
         assert "Example" in project.pipmodels(command, "--help").stdout
+
+
+def test_pyproject_as_an_input(project: Project, index: str, tmp_path: Path) -> None:
+    model = build_wheel(tmp_path / "m", "en_demo", "1.0.0")
+    project.write(
+        "pyproject.toml",
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "my-app"\nversion = "0.1"\ndependencies = ["tinyspacy<3.9"]\n\n'
+        # pip-compile builds the project's metadata; offline, with this environment's setuptools
+        '[tool.pipmodels]\npip-compile-args = ["--no-build-isolation"]\n',
+    )
+    project.write("models.txt", f"{model}\n")
+    project.env["PIP_INDEX_URL"] = index
+
+    project.pipmodels("compile", "--no-generate-hashes", "-m", "models.txt", "pyproject.toml")
+
+    body = (project.root / "requirements.txt").read_text().split(f"--index-url {index}\n\n")[1]
+    assert body == (
+        "en-demo==1.0.0\n    # via -r models.txt\ntinyspacy==3.8.2\n    # via my-app (pyproject.toml)\n"
+    )
