@@ -163,6 +163,24 @@ class Venv:
         site = next((self.root / "lib").glob("python*/site-packages"))
         return {p.name: p.stat().st_mtime_ns for p in site.glob("*.dist-info")}
 
+    def install_offline(self, wheels: Path, *names: str) -> None:
+        """Install ``names`` from a folder of wheels, as from an index (no direct URL)."""
+        subprocess.run(
+            [
+                self.python,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--no-index",
+                "--find-links",
+                str(wheels),
+                *names,
+            ],
+            check=True,
+        )
+
     def run(self, code: str) -> str:
         return subprocess.run(
             [self.python, "-c", code], capture_output=True, text=True, check=True

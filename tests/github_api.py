@@ -21,10 +21,12 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from tests.servers import LocalHost
 
 REPO_ID = 84940268
 
@@ -64,7 +66,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class GitHubAPI:
+class GitHubAPI(LocalHost):
     def __init__(self, owner_repo: str = "explosion/spacy-models", *, list_cap: int = 1000) -> None:
         self.owner_repo = owner_repo
         self.list_cap = list_cap
@@ -101,19 +103,7 @@ class GitHubAPI:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(_Handler)
 
     # -- building the world ---------------------------------------------------------------------
 

@@ -118,21 +118,7 @@ def test_a_changed_package_version_is_seen(
     synced: Project, server: Server, venv: Venv, tmp_path: Path
 ) -> None:
     other = build_wheel(tmp_path / "o", "tinyspacy", "3.8.1")
-    subprocess.run(
-        [
-            venv.python,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-index",
-            "--find-links",
-            str(other.parent),
-            "tinyspacy==3.8.1",
-        ],
-        check=True,
-    )
+    venv.install_offline(other.parent, "tinyspacy==3.8.1")
     stderr = sync(synced, venv)
     assert UP_TO_DATE not in stderr
     assert venv.freeze()["tinyspacy"] == "3.8.2"

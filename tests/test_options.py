@@ -119,5 +119,6 @@ def test_pyproject_as_an_input(project: Project, index: str, tmp_path: Path) -> 
 
     body = (project.root / "requirements.txt").read_text().split(f"--index-url {index}\n\n")[1]
     assert body == (
-        "en-demo==1.0.0\n    # via -r models.txt\ntinyspacy==3.8.2\n    # via my-app (pyproject.toml)\n"
+        "en-demo==1.0.0\n    # via -r models.txt\n"
+        "tinyspacy==3.8.2\n    # via my-app (pyproject.toml)\n"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,23 +182,7 @@ def test_pipmodels_survives_syncing_its_own_environment(
     shutil.copy(pipmodels_wheel, wheels)
     build_wheel(wheels, "click", "8.1.0")
     build_wheel(wheels, "stray", "1.0")
-    subprocess.run(
-        [
-            venv.python,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-index",
-            "--find-links",
-            str(wheels),
-            "pipmodels",
-            "click",
-            "stray",
-        ],
-        check=True,
-    )
+    venv.install_offline(wheels, "pipmodels", "click", "stray")
     model = build_wheel(tmp_path / "m", "en_demo", "1.0.0")
     project.write("requirements.in", f"{model}\n")
 
