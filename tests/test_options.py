@@ -122,3 +122,20 @@ def test_pyproject_as_an_input(project: Project, index: str, tmp_path: Path) -> 
         "en-demo==1.0.0\n    # via -r models.txt\n"
         "tinyspacy==3.8.2\n    # via my-app (pyproject.toml)\n"
     )
+
+
+def test_the_users_pip_configuration_is_respected(
+    project: Project, index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index set in pip.conf, not in the environment, is what compile resolves from."""
+    model = build_wheel(tmp_path / "m", "en_demo", "1.0.0", requires=["helperlib"])
+    project.write("requirements.in", f"{model}\n")
+    config = project.write("pip.conf", f"[global]\nindex-url = {index}\n")
+    monkeypatch.delenv("PIP_INDEX_URL")
+    project.env["PIP_CONFIG_FILE"] = str(config)
+
+    project.pipmodels("compile", "--no-generate-hashes")
+
+    text = (project.root / "requirements.txt").read_text()
+    assert f"--index-url {index}\n" in text
+    assert "helperlib==1.0.0\n    # via en-demo\n" in text
