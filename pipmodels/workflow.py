@@ -1,4 +1,4 @@
-"""The three steps a user asks for: download, compile, sync. Each takes one Options value."""
+"""The three steps a user asks for, download, compile and sync, each over one Session."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import shlex
 
 from pipmodels import console, state
 from pipmodels.compile import CompileSettings, compile_requirements, inputs_digest, recorded_digest
-from pipmodels.credentials import (
-    URL_USERINFO,
-    expand,
-)
+from pipmodels.credentials import URL_USERINFO, expand
 from pipmodels.fill import FillSettings, Pin, fill
 from pipmodels.session import DEFAULT_SOURCE, Options, Session
 from pipmodels.sync import SyncSettings, sync_environment, would_change
