@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/run.py [--size-mb 50] [--repeat 3] [--quick]
 
 Results go to stdout as Markdown; progress goes to stderr. The exit status is 1 when one of the
-issue's targets fails. See benchmarks/README.md for what each workflow runs.
+issue's targets or of the cache checks fails. See benchmarks/README.md for what each workflow runs.
 """
 
 from __future__ import annotations
@@ -294,7 +294,7 @@ def pipmodels_children(site: Site) -> list[str]:
         "Output of a warm run:",
         *(f"    {line}" for line in said),
         f"Commands started by a warm run with -v ({len(commands)}):",
-        *(f"    {line}" for line in commands),
+        *(f"    {line}" for line in commands or ["(none)"]),
     ]
 
 
@@ -408,8 +408,17 @@ def describe(sample: Sample) -> str:
 # -- pipmodels only: warm no-op scaling and parallel fill ---------------------------------------
 
 
-def bench_scaling(world: World, config: Config) -> dict[int, Sample]:
-    """Warm ``pipmodels sync`` with 1, 10 and 50 small models that are all up to date."""
+@dataclass(frozen=True)
+class ScalingRun:
+    warm: Sample  # median warm run; the most the model host served in one
+    listed: int  # models the cache's links page listed after the cold sync (all when right)
+
+
+def bench_scaling(world: World, config: Config) -> dict[int, ScalingRun]:
+    """Warm ``pipmodels sync`` with 1, 10 and 50 small models that are all up to date.
+
+    The cold sync that fills the cache and the warm runs use pipmodels' default --jobs.
+    """
     host = Server()
     allow_head(host)
     dist = world.tmp / "dist" / "small"
@@ -419,7 +428,7 @@ def bench_scaling(world: World, config: Config) -> dict[int, Sample]:
         )
         for k in range(max(config.scaling))
     ]
-    results: dict[int, Sample] = {}
+    results: dict[int, ScalingRun] = {}
     try:
         with scratch(world.tmp, "scaling", config.keep) as root:
             env = isolated_env(root, world.index_url)
@@ -433,26 +442,28 @@ def bench_scaling(world: World, config: Config) -> dict[int, Sample]:
                 )
                 site = Site(project, python, env, world)
                 say(f"[scaling] {count} model(s): cold sync")
-                # One download at a time: parallel downloads can drop each other's manifest
-                # entries (see the parallel fill table), and only warm runs are measured here.
-                # The warm runs pass the same -j: the no-op record covers the options too.
-                pipmodels_sync(site, "-j", "1")
+                pipmodels_sync(site)
+                listed = listed_models(project / ".pipmodels-cache")
                 samples = []
                 for _ in range(config.repeat):
                     host.reset_counts()
                     start = time.perf_counter()
-                    pipmodels_sync(site, "-j", "1")
+                    pipmodels_sync(site)
                     seconds = time.perf_counter() - start
                     samples.append(
                         Sample(seconds, sum(host.bytes_sent.values()), host_requests(host), ())
                     )
-                results[count] = Sample(
+                warm = Sample(
                     statistics.median(s.seconds for s in samples),
                     max(s.model_bytes for s in samples),
                     max(s.model_requests for s in samples),
                     (),
                 )
-                say(f"[scaling] {count} model(s): warm {results[count].seconds:.2f} s")
+                results[count] = ScalingRun(warm, listed)
+                say(
+                    f"[scaling] {count} model(s): warm {warm.seconds:.2f} s, "
+                    f"{listed}/{count} models on the cache page after the cold sync"
+                )
     except (BenchError, subprocess.TimeoutExpired, OSError) as exc:
         say(f"[scaling] FAILED: {exc}")
     finally:
@@ -512,10 +523,15 @@ def fill_once(root: Path, env: dict[str, str], jobs: int, cache: Path) -> FillRu
     start = time.perf_counter()
     run([*cmd, REQS], env=env, cwd=root)
     seconds = time.perf_counter() - start
-    # Each download records itself in the cache's manifest and page; count what survived.
-    listed = (cache / "index.html").read_text(encoding="utf-8").count("<a href=")
+    listed = listed_models(cache)
     shutil.rmtree(cache, ignore_errors=True)
     return FillRun(seconds, listed)
+
+
+def listed_models(cache: Path) -> int:
+    """Each download records itself in the cache's manifest and links page; count the page."""
+    page = cache / "index.html"
+    return page.read_text(encoding="utf-8").count("<a href=") if page.exists() else 0
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -614,7 +630,10 @@ class Target:
 
 
 def targets(
-    results: Sequence[Result], world: World, scaling: dict[int, Sample], fill: dict[int, FillRun]
+    results: Sequence[Result],
+    world: World,
+    scaling: dict[int, ScalingRun],
+    fill: dict[int, FillRun],
 ) -> list[Target]:
     by_name = {r.name: r for r in results}
     pipmodels = by_name["pipmodels"]
@@ -642,9 +661,10 @@ def noop_target(pipmodels: Sample | None, makefile: Result, make_driven: Result)
     return Target(name, measured, share <= 0.1)
 
 
-def warm_requests_target(pipmodels: Result, scaling: dict[int, Sample]) -> Target:
+def warm_requests_target(pipmodels: Result, scaling: dict[int, ScalingRun]) -> Target:
     name = "zero requests to the model host on a pipmodels warm run"
-    counts = [s.model_requests for s in [*pipmodels.warm, *scaling.values()]]
+    warm_runs = [*pipmodels.warm, *(run.warm for run in scaling.values())]
+    counts = [s.model_requests for s in warm_runs]
     if pipmodels.error or not counts:
         return Target(name, "-", None)
     return Target(name, f"at most {max(counts)} per warm run", max(counts) == 0)
@@ -667,6 +687,26 @@ def fill_target(fill: dict[int, FillRun]) -> Target:
     return Target(name, f"{share:.2f}x ({parallel:.2f} s vs {serial:.2f} s)", share <= 0.5)
 
 
+def cache_checks(scaling: dict[int, ScalingRun], fill: dict[int, FillRun]) -> list[Target]:
+    """Parallel downloads must each leave their entry on the cache's links page."""
+    fill_check = "the cache page lists all 4 models after every parallel fill (--jobs 4)"
+    checks = [
+        Target(fill_check, f"{fill[4].listed}/4 at the fewest", fill[4].listed == 4)
+        if 4 in fill
+        else Target(fill_check, "-", None)
+    ]
+    if scaling:
+        lowest = min(run.listed / count for count, run in scaling.items())
+        checks.append(
+            Target(
+                "the cache page lists every model after the scaling runs' cold sync",
+                ", ".join(f"{run.listed}/{count}" for count, run in sorted(scaling.items())),
+                lowest == 1,
+            )
+        )
+    return checks
+
+
 def verdict(passed: bool | None) -> str:
     return "not measured" if passed is None else "PASS" if passed else "FAIL"
 
@@ -677,7 +717,7 @@ class Report:
     world: World
     versions: dict[str, str]
     results: list[Result]
-    scaling: dict[int, Sample]
+    scaling: dict[int, ScalingRun]
     fill: dict[int, FillRun]
     children: list[str]
     started: datetime.datetime
@@ -706,6 +746,13 @@ class Report:
                 ("Target", "Measured", "Result"),
                 [(t.name, t.measured, verdict(t.passed)) for t in self.targets],
             ),
+            "",
+            "## Checks",
+            "",
+            *table(
+                ("Check", "Measured", "Result"),
+                [(t.name, t.measured, verdict(t.passed)) for t in self.checks],
+            ),
             *self.errors(),
         ]
 
@@ -716,6 +763,10 @@ class Report:
     @property
     def targets(self) -> list[Target]:
         return targets(self.results, self.world, self.scaling, self.fill)
+
+    @property
+    def checks(self) -> list[Target]:
+        return cache_checks(self.scaling, self.fill)
 
     def header(self) -> list[str]:
         c = self.config
@@ -738,16 +789,24 @@ class Report:
         rows = [
             (
                 str(count),
-                f"{s.seconds:.2f}",
-                f"{s.seconds / count * 1000:.0f}",
-                str(s.model_requests),
+                f"{run.warm.seconds:.2f}",
+                f"{run.warm.seconds / count * 1000:.0f}",
+                str(run.warm.model_requests),
+                f"{run.listed}/{count}",
             )
-            for count, s in sorted(self.scaling.items())
+            for count, run in sorted(self.scaling.items())
         ]
+        headers = (
+            "Models",
+            "Time per run s",
+            "ms per model",
+            "Model-host requests",
+            "Models on the cache page after the cold sync",
+        )
         return [
             f"## Warm no-op scaling (pipmodels sync, small models; median of {self.config.repeat})",
             "",
-            *table(("Models", "Time per run s", "ms per model", "Model-host requests"), rows),
+            *table(headers, rows),
         ]
 
     def fill_section(self) -> list[str]:
@@ -831,7 +890,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         children = next((r.notes for r in results if r.name == "pipmodels"), [])
         report = Report(config, world, versions, results, scaling, fill, children, started)
         print("\n".join(report.lines()))
-        return 1 if any(t.passed is False for t in report.targets) else 0
+        checked = [*report.targets, *report.checks]
+        return 1 if any(t.passed is False for t in checked) else 0
     finally:
         world.models.close()
         world.index.close()
