@@ -43,8 +43,7 @@ class LocalHost:
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.httpd.server_port}"
 
     def close(self) -> None:
         self.httpd.shutdown()
