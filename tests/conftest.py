@@ -125,12 +125,19 @@ class Project:
             raise AssertionError(f"pipmodels {' '.join(args)} failed:\n{run.output}")
         return run
 
-    def files_containing(self, needle: str) -> list[Path]:
-        hits = []
-        for path in self.root.rglob("*"):
-            if needle in path.name or (path.is_file() and needle.encode() in path.read_bytes()):
-                hits.append(path)
-        return hits
+    def files_containing(self, needle: str, root: Path | None = None) -> list[Path]:
+        """Files under ``root`` (default: the project) whose name or content holds ``needle``."""
+        return files_containing(needle, root or self.root)
+
+
+def files_containing(needle: str, root: Path) -> list[Path]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_symlink():
+            continue
+        if needle in path.name or (path.is_file() and needle.encode() in path.read_bytes()):
+            hits.append(path)
+    return hits
 
 
 @pytest.fixture
