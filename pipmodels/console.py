@@ -6,6 +6,8 @@ import os
 import sys
 import threading
 
+from pipmodels.credentials import redact_url
+
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 _level = NORMAL
 _lock = threading.Lock()
@@ -23,8 +25,9 @@ def _colour(text: str, code: str) -> str:
 
 
 def _write(text: str) -> None:
+    # A last net under the per-run Redactor: no URL user-info ever reaches the terminal.
     with _lock:
-        print(text, file=sys.stderr, flush=True)
+        print(redact_url(text), file=sys.stderr, flush=True)
 
 
 def info(text: str) -> None:

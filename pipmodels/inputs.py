@@ -69,7 +69,7 @@ class Inputs:
                 if req.url is not None and not is_model_reference(req, environ):
                     raise PipmodelsError(
                         f"{req.line.where}: a models file lists archives to cache; "
-                        f"{req.requirement!r} is not one.",
+                        f"{redact_url(req.requirement)!r} is not one.",
                         "Move it to your requirements.in, or point it at a .whl, .tar.gz or .zip.",
                     )
                 found.append(Model(req, tuple(parsed.options)))
