@@ -246,7 +246,7 @@ def sync(**kwargs: Any) -> None:
         if check:
             pins = workflow().download(session)
             _exit_on_differences(
-                workflow().check_compiled(session, pins) or workflow().check_synced(session)
+                workflow().check_compiled(session, pins) or workflow().check_synced(session, pins)
             )
         elif state.is_unchanged(session):
             console.info(state.unchanged_message(session))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipmodels import console, piptools, runner
-from pipmodels.cache import Cache
+from pipmodels.cache import Cache, Entry
 from pipmodels.credentials import Redactor
 from pipmodels.environment import closure, installed
 from pipmodels.reqfile import canonical_name
@@ -22,6 +22,7 @@ class SyncSettings:
     requirements: Path
     python_executable: str | None = None
     extra_args: tuple[str, ...] = ()
+    models: tuple[Entry, ...] = ()  # the cached archives of this run's model pins
 
 
 def sync_environment(
@@ -68,6 +69,7 @@ def _pip_sync(
         text = settings.requirements.read_text(encoding="utf-8")
     if not text.endswith("\n"):
         text += "\n"
+    text = _unhashed_models_from_cache(text, settings.models, cache)
     keep = _self_preservation(text, settings.python_executable, environ, redactor)
     with tempfile.TemporaryDirectory(prefix="pipmodels-sync-") as tmp:
         request = Path(tmp) / settings.requirements.name
@@ -89,6 +91,23 @@ def _pip_sync(
             hint="See pip's message above; rerun with -v for all of it.",
             check=not dry_run,
         )
+
+
+def _unhashed_models_from_cache(text: str, models: tuple[Entry, ...], cache: Cache) -> str:
+    """Point model pins that carry no hash at their cached file, sha256 included.
+
+    Without a hash pip may take a same-name, same-version wheel from the index (an impostor)
+    over the cache. A file URL with its sha256 installs exactly the cached file, and pip-sync
+    treats such a requirement as satisfied once it is installed, so it is not reinstalled.
+    """
+    for entry in models:
+        url = f"{(cache.root / entry.filename).as_uri()}#sha256={entry.sha256}"
+        pin = re.compile(
+            rf"^{re.escape(entry.name)}=={re.escape(str(entry.version))}([ \t]*;[^\\\n]*)?$", re.M
+        )
+        reference = f"{entry.name} @ {url}".replace("\\", "\\\\")
+        text = pin.sub(reference + r"\g<1>", text)  # the marker, if any, stays
+    return text
 
 
 def _self_preservation(

@@ -71,12 +71,11 @@ def check_compiled(session: Session, pins: list[Pin]) -> list[str]:
     return [f"{output} is out of date with its inputs:", *diff]
 
 
-def check_synced(session: Session) -> list[str]:
+def check_synced(session: Session, pins: list[Pin]) -> list[str]:
     """What pip-sync would change in the environment; empty when nothing."""
-    options = session.options
     return would_change(
         session.cache,
-        SyncSettings(options.output_path, options.python_executable, options.sync_args),
+        _sync_settings(session.options, pins),
         environ=session.environ,
         redactor=session.redactor,
     )
@@ -103,11 +102,20 @@ def sync(session: Session, pins: list[Pin]) -> str:
         compile_(session, pins)
     return sync_environment(
         session.cache,
-        SyncSettings(options.output_path, options.python_executable, options.sync_args),
+        _sync_settings(options, pins),
         environ={**session.environ, **credentialed_indexes(session)},
         redactor=session.redactor,
         text=text,
         dry_run=options.dry_run,
+    )
+
+
+def _sync_settings(options: Options, pins: list[Pin]) -> SyncSettings:
+    return SyncSettings(
+        options.output_path,
+        options.python_executable,
+        options.sync_args,
+        tuple(pin.entry for pin in pins),
     )
 
 
