@@ -22,7 +22,7 @@ from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.fetch import fetch, pip_can_fetch
 from pipmodels.inputs import Model, local_path
 from pipmodels.namesakes import warn_about_namesakes
-from pipmodels.reqfile import URL_START, Line
+from pipmodels.reqfile import URL_START, Line, split_option
 
 
 @dataclass(frozen=True)
@@ -230,8 +230,7 @@ def pip_resumes_downloads() -> bool:
 def _anchored(option: Line) -> str:
     """An option line for a request file elsewhere: pip reads a relative ``-f`` path from the
     requirements file's folder when it exists there, so make that path absolute."""
-    flag, _, value = option.text.replace("=", " ", 1).partition(" ")
-    value = value.strip()
+    flag, value = split_option(option.text)
     if flag not in ("-f", "--find-links") or URL_START.match(value) or Path(value).is_absolute():
         return option.text
     beside = option.path.parent / value
@@ -239,7 +238,7 @@ def _anchored(option: Line) -> str:
 
 
 def _find_links_only(options: Sequence[Line]) -> bool:
-    flags = {o.text.split()[0].split("=")[0] for o in options}
+    flags = {split_option(o.text)[0] for o in options}
     has_page = bool(flags & {"-f", "--find-links"})
     return has_page and not flags & {"-i", "--index-url", "--extra-index-url", "--no-index"}
 

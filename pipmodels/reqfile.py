@@ -113,7 +113,7 @@ def read(path: Path) -> RequirementsFile:
 
 
 def _is_editable(line: Line) -> bool:
-    return line.text.split()[0].split("=")[0] in ("-e", "--editable")
+    return split_option(line.text)[0] in ("-e", "--editable")
 
 
 def read_tree(sources: list[Path]) -> list[RequirementsFile]:
@@ -200,15 +200,20 @@ def _split_options(text: str) -> tuple[str, str]:
     return text[: match.start()].strip(), text[match.start() :].strip()
 
 
-def _nested_file(line: Line) -> tuple[str, Path] | None:
+def split_option(text: str) -> tuple[str, str]:
+    """An option line's flag and value: ``-f URL`` and ``--find-links=URL`` give ("-f", "URL")."""
     try:
-        words = shlex.split(line.text)
+        words = shlex.split(text)
     except ValueError:
-        words = line.text.split()
-    option, _, value = words[0].partition("=")
+        words = text.split()
+    flag, _, value = words[0].partition("=")
+    return flag, value or (words[1] if len(words) > 1 else "")
+
+
+def _nested_file(line: Line) -> tuple[str, Path] | None:
+    option, target = split_option(line.text)
     if option not in NESTED_FILE_OPTIONS:
         return None
-    target = value or (words[1] if len(words) > 1 else "")
     if not target:
         raise PipmodelsError(f"{line.where}: {option} needs a file name.", "Add the file name.")
     if URL_START.match(target):

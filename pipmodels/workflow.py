@@ -9,6 +9,7 @@ from pipmodels import console, state
 from pipmodels.compile import CompileSettings, compile_requirements, inputs_digest, recorded_digest
 from pipmodels.credentials import URL_USERINFO, expand
 from pipmodels.fill import FillSettings, Pin, fill
+from pipmodels.reqfile import split_option
 from pipmodels.session import DEFAULT_SOURCE, Options, Session
 from pipmodels.sync import SyncSettings, sync_environment, would_change
 
@@ -125,8 +126,8 @@ def credentialed_indexes(session: Session) -> dict[str, str]:
     extra: list[str] = session.environ.get("PIP_EXTRA_INDEX_URL", "").split()
     for parsed in session.inputs.source_tree:
         for line in parsed.options:
-            option, _, value = line.text.replace("=", " ", 1).partition(" ")
-            url = expand(value.strip(), session.environ)
+            option, value = split_option(line.text)
+            url = expand(value, session.environ)
             if not URL_USERINFO.search(url):
                 continue
             if option in ("-i", "--index-url"):
