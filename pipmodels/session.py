@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipmodels.cache import Cache
+from pipmodels.cache import DEFAULT_DIRNAME, Cache
 from pipmodels.credentials import (
     Redactor,
     child_environment,
@@ -51,7 +51,7 @@ class Options:
     def cache_path(self) -> Path:
         if self.cache_dir is not None:
             return self.cache_dir
-        return self.sources[0].parent / ".pipmodels-cache"
+        return self.sources[0].parent / DEFAULT_DIRNAME
 
 
 @dataclass

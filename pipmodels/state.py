@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pipmodels.cache import Cache
 from pipmodels.credentials import env_var_names
 from pipmodels.environment import distribution_folders, search_path
-from pipmodels.files import atomic_write
+from pipmodels.files import atomic_write, sha256_of
 
 if TYPE_CHECKING:
     from pipmodels.session import Session
@@ -95,6 +95,6 @@ def _record_path(cache: Cache, session: Session) -> Path:
 
 def _file_digest(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return sha256_of(path)
     except OSError:
         return None
