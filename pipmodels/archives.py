@@ -8,17 +8,11 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import name_from_filename
 from pipmodels.files import sha256_of
 
 
@@ -29,23 +23,8 @@ class Archive:
     version: Version
     sha256: str
 
-    @property
-    def pin(self) -> str:
-        return f"{self.name}=={self.version}"
 
-
-def name_from_filename(filename: str) -> tuple[NormalizedName, Version] | None:
-    """Name and version from a wheel or sdist filename, or None when it carries no valid version."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(filename)
-            return name, version
-        return parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        return None
-
-
-def inspect(path: Path, *, shown_as: str | None = None) -> Archive:
+def inspect(path: Path, *, shown_as: str | None = None, sha256: str | None = None) -> Archive:
     """Check that ``path`` is a whole, readable archive and read its name and version.
 
     The metadata inside is the authority; a filename that says otherwise is an error, so that a
@@ -68,18 +47,7 @@ def inspect(path: Path, *, shown_as: str | None = None) -> Archive:
             f"{name} {version}.",
             "Use the archive under its real name, or rebuild it with matching metadata.",
         )
-    return Archive(path, name, version, sha256_of(path))
-
-
-def canonical_filename(path: Path, name: str, version: Version) -> str:
-    """The filename pip expects for this archive, e.g. for Hugging Face's ``*-any-*.whl``."""
-    stem = canonicalize_name(name).replace("-", "_")
-    if path.name.endswith(".whl"):
-        tags = "-".join(path.name[: -len(".whl")].split("-")[-3:])
-        return f"{stem}-{version}-{tags}.whl"
-    if path.name.endswith(".zip"):
-        return f"{stem}-{version}.zip"
-    return f"{stem}-{version}.tar.gz"
+    return Archive(path, name, version, sha256 or sha256_of(path))
 
 
 def _read_metadata(path: Path, label: str) -> dict[str, str]:

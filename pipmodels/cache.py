@@ -3,48 +3,50 @@
 An archive appears under its final name only once it is complete and verified. pip-tools read
 the cache through ``index.html``, which lists verified files only, each with its sha256, so a
 stray or truncated file in the folder is never installed.
+
+The folder is meant to be shared (a CI cache, a static host): it holds nothing derived from a
+credential and no local path. A model's source is remembered by a digest of the line as the
+user wrote it (``${VAR}`` names, never their values, and no user-info), so rotating a key
+changes nothing here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import hmac
 import json
 import os
-import secrets
 import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from packaging.version import Version
-
+from pipmodels import console
 from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import canonical_name
 from pipmodels.files import atomic_write, scratch_dir, sha256_of
-from pipmodels.page import Link, render_page
-from pipmodels.reqfile import canonical_name
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
-    from packaging.utils import NormalizedName
-
-    from pipmodels.archives import Archive
+    from packaging.version import Version
 
 STATE_DIR = ".pipmodels"
 MANIFEST = "manifest.json"
 PAGE = "index.html"
 DEFAULT_DIRNAME = ".pipmodels-cache"
+STAGING_PREFIX = "download-"
+GITIGNORE = "# Created by pipmodels: the model cache stays out of git.\n*\n"
+# What a cache folder may hold besides archives; anything else means it is not one.
+OWN_NAMES = {STATE_DIR, PAGE, ".gitignore"}
 
 
 @dataclass(frozen=True)
 class Entry:
     filename: str
-    name: NormalizedName
+    name: str  # canonical
     version: Version
     sha256: str
     size: int
@@ -56,23 +58,22 @@ class Cache:
         self.state = self.root / STATE_DIR
         # Downloads finish on worker threads; the manifest's read-modify-write must not interleave.
         self._manifest_lock = threading.Lock()
+        self._verified: dict[tuple[str, int, int, int], bool] = {}
 
     @property
     def page(self) -> Path:
         return self.root / PAGE
 
     def ensure(self) -> None:
+        self._refuse_foreign_folder()
         try:
             self.state.mkdir(parents=True, exist_ok=True)
             gitignore = self.root / ".gitignore"
             if not gitignore.exists():
-                atomic_write(
-                    gitignore, "# Created by pipmodels: the model cache stays out of git.\n*\n"
-                )
+                atomic_write(gitignore, GITIGNORE)
             probe = self.state / f".probe-{os.getpid()}"
             probe.write_text("")
             probe.unlink()
-            os.listdir(self.root)
         except OSError as exc:
             raise PipmodelsError(
                 f"Cannot use the cache folder {self.root}: {exc.strerror}.",
@@ -80,38 +81,85 @@ class Cache:
                 "(or PIPMODELS_CACHE_DIR).",
             ) from None
 
+    def _refuse_foreign_folder(self) -> None:
+        """A folder with other files in it is not a cache: pipmodels would overwrite them."""
+        if (self.state / MANIFEST).is_file() or not self.root.is_dir():
+            return
+        foreign = [n for n in os.listdir(self.root) if n not in OWN_NAMES and not n.startswith(".")]
+        if foreign:
+            raise PipmodelsError(
+                f"{self.root} holds other files ({', '.join(sorted(foreign)[:3])}) and is not a "
+                "pipmodels cache, so pipmodels will not write its index.html and .gitignore "
+                "there.",
+                "Choose an empty or new folder with --cache-dir (default: .pipmodels-cache).",
+            )
+
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the cache for this run; concurrent runs (make -j, CI jobs) wait their turn."""
-        with (self.state / "lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                self._recover()
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        from filelock import FileLock, Timeout
 
-    def _recover(self) -> None:
-        """Under the lock: drop what a killed run left behind, and fix the manifest's salt."""
-        for leftover in self.state.glob("download-*"):
+        lock = FileLock(str(self.state / "lock"))
+        owner = self.state / "lock.owner"
+        try:
+            lock.acquire(timeout=0.2)
+        except Timeout:
+            holder = _read(owner) or "another process"
+            console.info(f"Waiting for pipmodels run {holder} to finish with {self.root} ...")
+            lock.acquire()
+        try:
+            with contextlib.suppress(OSError):
+                owner.write_text(f"pid {os.getpid()}\n")
+            self.recover()
+            yield
+        finally:
+            lock.release()
+
+    def recover(self) -> None:
+        """Under the lock: drop what a killed run left, and rebuild a missing links page."""
+        for leftover in self.state.glob(STAGING_PREFIX + "*"):
             shutil.rmtree(leftover, ignore_errors=True)
-        if not (self.state / MANIFEST).exists():
-            self._save(self._load())
+        self.ensure_page()
+
+    def ensure_page(self) -> None:
+        """pip-tools read the cache through its page: rebuild it if someone deleted it."""
+        if not self.page.exists():
+            self.write_page()
+
+    def sweep_if_idle(self) -> None:
+        """Outside a run: remove a killed run's staging folders when no run holds the lock."""
+        if not any(self.state.glob(STAGING_PREFIX + "*")):
+            return
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.state / "lock"))
+        with contextlib.suppress(Timeout, OSError), lock.acquire(timeout=0):
+            self.recover()
 
     def staging(self) -> contextlib.AbstractContextManager[Path]:
-        return scratch_dir(self.state, "download-")
+        return scratch_dir(self.state, STAGING_PREFIX)
 
     # -- the manifest -------------------------------------------------------------------------
 
     def _load(self) -> dict[str, Any]:
+        """The manifest, with anything of the wrong shape dropped: it only ever costs a
+        download, never a failed run."""
         try:
-            data: dict[str, Any] = json.loads((self.state / MANIFEST).read_text("utf-8"))
+            data = json.loads((self.state / MANIFEST).read_text("utf-8"))
         except (OSError, ValueError):
+            data = None
+        if not isinstance(data, dict):
             data = {}
-        data.setdefault("salt", secrets.token_hex(16))
-        data.setdefault("files", {})
-        data.setdefault("sources", {})
-        return data
+        files = data.get("files")
+        sources = data.get("sources")
+        return {
+            "files": {k: v for k, v in files.items() if _valid_record(v)}
+            if isinstance(files, dict)
+            else {},
+            "sources": {k: v for k, v in sources.items() if isinstance(v, str)}
+            if isinstance(sources, dict)
+            else {},
+        }
 
     def _save(self, data: dict[str, Any]) -> None:
         atomic_write(self.state / MANIFEST, json.dumps(data, indent=1, sort_keys=True) + "\n")
@@ -120,34 +168,40 @@ class Cache:
         """Verified archives still present whole in the folder.
 
         A file whose size differs from the record is left out (a truncated copy); one whose
-        modification time differs is hashed again and left out unless its sha256 still matches.
+        modification or change time differs (an edit, even one that put the mtime back) is
+        hashed again and left out unless its sha256 still matches.
         """
+        from packaging.version import InvalidVersion, Version
+
         result = []
         for filename, info in sorted(self._load()["files"].items()):
             path = self.root / filename
             try:
                 stat = path.stat()
-            except OSError:
+                version = Version(info["version"])
+            except (OSError, InvalidVersion):
                 continue
-            if stat.st_size != info["size"]:
+            if stat.st_size != info["size"] or not self._same_content(path, stat, info):
                 continue
-            if stat.st_mtime_ns != info.get("mtime_ns") and sha256_of(path) != info["sha256"]:
-                continue
-            name = cast("NormalizedName", info["name"])  # recorded in canonical form
-            version = Version(info["version"])
+            name = canonical_name(info["name"])
             result.append(Entry(filename, name, version, info["sha256"], stat.st_size))
         return result
 
-    def salt(self) -> bytes:
-        """This cache's random key for digests of values that must not be recoverable."""
-        return str(self._load()["salt"]).encode()
+    def _same_content(self, path: Path, stat: os.stat_result, info: dict[str, Any]) -> bool:
+        if (stat.st_mtime_ns, stat.st_ctime_ns) == (info.get("mtime_ns"), info.get("ctime_ns")):
+            return True
+        key = (path.name, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        if key not in self._verified:
+            self._verified[key] = sha256_of(path) == info["sha256"]
+        return self._verified[key]
 
-    def source_key(self, source: str) -> str:
-        """A keyed digest of a source (URL with credentials expanded) that reveals nothing of it."""
-        return hmac.new(self.salt(), source.encode(), hashlib.sha256).hexdigest()
+    @staticmethod
+    def source_key(source: str) -> str:
+        """A digest of a model's source as written (no credential value is ever in it)."""
+        return hashlib.sha256(source.encode()).hexdigest()
 
-    def lookup(self, key: str) -> Entry | None:
-        filename = self._load()["sources"].get(key)
+    def lookup(self, source: str) -> Entry | None:
+        filename = self._load()["sources"].get(self.source_key(source))
         return next((e for e in self.entries() if e.filename == filename), None)
 
     def best(self, name: str, specifier: SpecifierSet) -> Entry | None:
@@ -158,30 +212,56 @@ class Cache:
         ]
         return max(matches, key=lambda e: e.version, default=None)
 
-    def add(self, archive: Archive, filename: str, source_key: str | None) -> Entry:
-        """Move a verified archive into the cache under ``filename`` and record it."""
+    def add(self, staged: Path, entry: Entry, source: str | None) -> Entry:
+        """Move a verified archive into the cache under ``entry.filename`` and record it."""
         with self._manifest_lock:
-            return self._add(archive, filename, source_key)
+            target = self.root / entry.filename
+            os.replace(staged, target)
+            stat = target.stat()
+            data = self._load()
+            data["files"][entry.filename] = {
+                "name": entry.name,
+                "version": str(entry.version),
+                "sha256": entry.sha256,
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                "ctime_ns": stat.st_ctime_ns,
+            }
+            if source:
+                data["sources"][self.source_key(source)] = entry.filename
+            self._save(data)
+            self.write_page()
+            return entry
 
-    def _add(self, archive: Archive, filename: str, source_key: str | None) -> Entry:
-        target = self.root / filename
-        os.replace(archive.path, target)
-        stat = target.stat()
-        size = stat.st_size
-        data = self._load()
-        data["files"][filename] = {
-            "name": str(archive.name),
-            "version": str(archive.version),
-            "sha256": archive.sha256,
-            "size": size,
-            "mtime_ns": stat.st_mtime_ns,
-        }
-        if source_key:
-            data["sources"][source_key] = filename
-        self._save(data)
-        self.write_page()
-        return Entry(filename, archive.name, archive.version, archive.sha256, size)
+    def forget(self, filename: str) -> None:
+        """Drop a file whose content no longer matches its record, so it is fetched again."""
+        with self._manifest_lock:
+            data = self._load()
+            data["files"].pop(filename, None)
+            self._save(data)
+            with contextlib.suppress(OSError):
+                (self.root / filename).unlink()
+            self.write_page()
 
     def write_page(self) -> None:
+        from pipmodels.links import Link, render_page
+
         links = [Link(e.filename, quote(e.filename), e.sha256) for e in self.entries()]
         atomic_write(self.page, render_page(links, "pipmodels cache"))
+
+
+def _valid_record(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("name"), str)
+        and isinstance(value.get("version"), str)
+        and isinstance(value.get("sha256"), str)
+        and isinstance(value.get("size"), int)
+    )
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None

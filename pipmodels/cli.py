@@ -3,45 +3,52 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 import click
 
-from pipmodels import __version__, config, console, state
+from pipmodels import __version__, config, console, fastpath
 from pipmodels.errors import Interrupted, PipmodelsError
-from pipmodels.session import DEFAULT_SOURCE, Options, Session
+from pipmodels.options import CommandLine, Options, resolve
+from pipmodels.session import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def workflow() -> ModuleType:
-    """The download, compile and sync steps, imported when a command needs them: a no-op
-    ``pipmodels sync`` answers before loading them, which keeps it fast."""
-    from pipmodels import workflow as steps
-
-    return steps
 
 
 @contextlib.contextmanager
 def reported_errors() -> Iterator[None]:
     """The one place that turns a PipmodelsError into a message and an exit code."""
+    previous = _stop_on_sigterm()
     try:
         yield
-    except Interrupted as exc:
-        console.error(exc.message)
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt):
         console.error(Interrupted().message)
-        sys.exit(130)
+        # A download thread may sit in a socket read for its whole timeout; the run's
+        # folders are cleaned up already, so leave now rather than wait for it.
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(130)
     except PipmodelsError as exc:
         console.error(exc.message)
         if exc.hint:
             console.info_always("  " + exc.hint)
         sys.exit(1)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (a CI timeout, ``kill``) cleans up as Ctrl-C does, instead of dying mid-write."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _apply(func: F, decorators: list[Callable[[F], F]]) -> F:
@@ -147,37 +154,8 @@ def make_options(kwargs: dict[str, Any]) -> Options:
     """Command-line values over [tool.pipmodels] over built-in defaults."""
     verbose, quiet = kwargs.pop("verbose", 0), kwargs.pop("quiet", False)
     console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
-    project = config.load(Path("pyproject.toml"))
-    upgrade = kwargs.pop("upgrade", False)
-    pip_args = kwargs.pop("pip_args", None)
-    passed = [("--pip-args", pip_args)] if pip_args else []
-    compile_args = [*project.get("pip-compile-args", []), *(["--upgrade"] if upgrade else [])]
-    for package in kwargs.pop("upgrade_packages", ()):
-        compile_args += ["--upgrade-package", package]
-    for extra in kwargs.pop("extras", ()):
-        compile_args += ["--extra", extra]
-    resolver = kwargs.pop("resolver", None)
-    if resolver:
-        compile_args.append(f"--resolver={resolver}")
-    sync_args = [*project.get("pip-sync-args", [])]
-    for flag, value in passed:
-        compile_args += [flag, value]
-        sync_args += [flag, value]
-    hashes = kwargs.pop("hashes", None)
-    return Options(
-        sources=tuple(kwargs.pop("sources", ()) or project.get("sources") or (DEFAULT_SOURCE,)),
-        models_files=tuple(kwargs.pop("models_files", ()) or project.get("models", ())),
-        cache_dir=kwargs.pop("cache_dir", None) or project.get("cache-dir"),
-        output=kwargs.pop("output", None),
-        hashes=project.get("generate-hashes", True) if hashes is None else hashes,
-        env_file=kwargs.pop("env_file", None) or project.get("env-file"),
-        jobs=kwargs.pop("jobs", None) or project.get("jobs", 4),
-        upgrade=upgrade,
-        python_executable=kwargs.pop("python_executable", None),
-        compile_args=tuple(compile_args),
-        sync_args=tuple(sync_args),
-        dry_run=kwargs.pop("dry_run", False),
-    )
+    given = CommandLine(**kwargs)  # an unknown or misspelt option fails here, not later
+    return resolve(given, config.load(Path("pyproject.toml")))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -201,9 +179,10 @@ def download(**kwargs: Any) -> None:
     Example:
       pipmodels download -m requirements-models.txt
     """
-    with reported_errors():
-        session = Session.open(make_options(kwargs))
-        for pin in workflow().download(session):
+    from pipmodels import workflow
+
+    with reported_errors(), Session.open(make_options(kwargs)) as session:
+        for pin in workflow.download(session):
             click.echo(pin.text)
 
 
@@ -217,22 +196,29 @@ def compile_command(**kwargs: Any) -> None:
     Example:
       pipmodels compile -m requirements-models.txt requirements.in
     """
+    from pipmodels import workflow
+
     check = kwargs.pop("check")
-    with reported_errors():
-        session = Session.open(make_options(kwargs))
-        pins = workflow().download(session)
+    with reported_errors(), Session.open(make_options(kwargs)) as session:
+        pins = workflow.download(session)
         if check:
-            _exit_on_differences(workflow().check_compiled(session, pins))
+            _exit_on_differences(workflow.check_compiled(session, pins))
         elif session.options.dry_run:
-            click.echo(workflow().compile_(session, pins, write=False), nl=False)
+            click.echo(workflow.compile_(session, pins, write=False), nl=False)
         else:
-            workflow().compile_(session, pins)
+            workflow.compile_(session, pins)
 
 
 @main.command()
 @common_options
 @compile_options
 @click.option("--python-executable", help="Sync this Python's environment instead of this one.")
+@click.option(
+    "--allow-system",
+    is_flag=True,
+    help="Sync a Python that is not a virtual environment (pip-sync removes every package "
+    "requirements.txt does not list).",
+)
 def sync(**kwargs: Any) -> None:
     """Fill the cache, compile when the inputs changed, then pip-sync the environment.
 
@@ -241,19 +227,22 @@ def sync(**kwargs: Any) -> None:
       pipmodels sync -m requirements-models.txt requirements.in
     """
     check = kwargs.pop("check")
-    with reported_errors():
-        session = Session.open(make_options(kwargs))
+    with reported_errors(), Session.open(make_options(kwargs)) as session:
+        if not check and fastpath.is_unchanged(session):
+            session.cache.sweep_if_idle()
+            console.info(fastpath.unchanged_message(session))
+            return
+        from pipmodels import workflow
+
         if check:
-            pins = workflow().download(session)
+            pins = workflow.download(session)
             _exit_on_differences(
-                workflow().check_compiled(session, pins) or workflow().check_synced(session, pins)
+                workflow.check_compiled(session, pins) or workflow.check_synced(session, pins)
             )
-        elif state.is_unchanged(session):
-            console.info(state.unchanged_message(session))
-        else:
-            report = workflow().sync_and_remember(session)
-            if session.options.dry_run:
-                click.echo(report)
+            return
+        report = workflow.sync_and_remember(session)
+        if session.options.dry_run:
+            click.echo("\n".join(report.lines))
 
 
 def _exit_on_differences(differences: list[str]) -> None:
@@ -315,7 +304,6 @@ def links_command(
       pipmodels links github:explosion/spacy-models -o spacy_model_links.html
       pipmodels links .pipmodels-cache -o .pipmodels-cache/index.html
     """
-    import os
 
     from pipmodels import links as find_links
 

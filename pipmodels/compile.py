@@ -11,33 +11,25 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipmodels import console, piptools, runner
+from pipmodels import console, piptools
 from pipmodels.cache import Cache
-from pipmodels.credentials import URL_USERINFO, Redactor, redact_url
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import atomic_write
-from pipmodels.fill import Pin
-from pipmodels.inputs import Inputs
-from pipmodels.reqfile import Line, RequirementsFile
+from pipmodels.inputs import INDEX_OPTIONS, Inputs, Pin
+from pipmodels.reqfile import Line, RequirementsFile, split_option
 
-INDEX_LINE = re.compile(r"^--(index-url|extra-index-url)[=\s]")
+if TYPE_CHECKING:
+    from pipmodels.options import Options
+    from pipmodels.session import Session
+
 DIGEST_LINE = re.compile(r"^# pipmodels inputs digest: sha256:([0-9a-f]{64})$", re.M)
 
 
-@dataclass(frozen=True)
-class CompileSettings:
-    output: Path
-    header_command: str
-    hashes: bool = True
-    extra_args: tuple[str, ...] = ()
-
-
-def inputs_digest(inputs: Inputs, pins: Sequence[Pin], settings: CompileSettings) -> str:
+def inputs_digest(inputs: Inputs, pins: Sequence[Pin], options: Options) -> str:
     """What requirements.txt was compiled from: input lines, model pins and options."""
     digest = hashlib.sha256()
     for parsed in inputs.files:
@@ -48,7 +40,7 @@ def inputs_digest(inputs: Inputs, pins: Sequence[Pin], settings: CompileSettings
         digest.update(f"project {project}\n".encode() + project.read_bytes())
     for pin in sorted(pins, key=lambda p: p.entry.filename):
         digest.update(f"pin {pin.text} {pin.entry.sha256}\n".encode())
-    digest.update(f"hashes {settings.hashes} args {settings.extra_args!r}\n".encode())
+    digest.update(f"hashes {options.hashes} args {options.compile_args!r}\n".encode())
     return digest.hexdigest()
 
 
@@ -67,29 +59,25 @@ def recorded_digest(output: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def compile_requirements(
-    inputs: Inputs,
-    pins: Sequence[Pin],
-    cache: Cache,
-    settings: CompileSettings,
-    *,
-    environ: Mapping[str, str],
-    redactor: Redactor,
-    write: bool = True,
-) -> str:
+def compile_requirements(session: Session, pins: Sequence[Pin], *, write: bool = True) -> str:
     """Compile and, with ``write``, replace the output file; return the new text either way."""
-    with tempfile.TemporaryDirectory(prefix="pipmodels-compile-") as tmp:
-        mirror = _Mirror(Path(tmp))
+    options, cache = session.options, session.cache
+    output_file = options.output_path
+    _check_writable(output_file, write)
+    cache.ensure_page()
+    with session.ctx.scratch("compile-") as tmp:
+        mirror = _Mirror(tmp)
         by_line = {pin.model.req.line: pin for pin in pins}
-        for parsed in inputs.source_tree:
-            mirror.write(parsed, _rewrite(parsed, by_line, cache, models_file=False))
-        for parsed in inputs.models_tree:
-            mirror.write(parsed, _rewrite(parsed, by_line, cache, models_file=True))
-        output = mirror.path(settings.output)
+        for parsed in session.inputs.source_tree:
+            mirror.write(parsed, _rewrite(parsed, by_line, session, models_file=False))
+        for parsed in session.inputs.models_tree:
+            mirror.write(parsed, _rewrite(parsed, by_line, session, models_file=True))
+        output = mirror.path(output_file)
         output.parent.mkdir(parents=True, exist_ok=True)
-        if settings.output.exists():
+        if output_file.is_file():
             # pip-compile keeps the pins it finds in its output file, so hand it the current one
-            output.write_bytes(settings.output.read_bytes())
+            output.write_bytes(output_file.read_bytes())
+        inputs = session.inputs
         sources = [mirror.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
@@ -97,30 +85,51 @@ def compile_requirements(
             sources,
             output,
             find_links=cache.page,
-            hashes=settings.hashes,
-            extra_args=settings.extra_args,
-            verbose=console.is_verbose(),
+            hashes=options.hashes,
+            extra_args=options.compile_args,
+            verbose=session.ctx.verbose,
         )
-        verb = "Compiling" if write else "Checking"
-        console.info(f"{verb} {_display(settings.output)}")
-        runner.run(
+        console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
+        session.ctx.run(
             cmd,
-            env=piptools.compile_environment(environ, settings.header_command),
-            redactor=redactor,
+            env={"CUSTOM_COMPILE_COMMAND": options.header_command},
             cwd=mirror.path(Path.cwd()),
             what="pip-compile",
             hint="Fix the conflict or missing package shown above; requirements.txt was left as "
             "it was.",
         )
-        text = output.read_text(encoding="utf-8").replace(tmp, "")
+        text = output.read_text(encoding="utf-8").replace(str(mirror.root), "")
     for project in inputs.projects:  # "# via app (pyproject.toml)", as the user named it
         text = text.replace(f"({project.absolute()})", f"({project})")
     text = _pin_models(text, pins, cache)
-    text = _drop_credentialed_indexes(text)
-    text = _add_digest(text, settings.header_command, inputs_digest(inputs, pins, settings))
-    if write and _current_text(settings.output) != text:
-        atomic_write(settings.output, text)  # unchanged content keeps its mtime, for make
+    text = _add_declared_indexes(text, session, options.header_command)
+    text = _add_digest(text, options.header_command, inputs_digest(inputs, pins, options))
+    if write and _current_text(output_file) != text:
+        _write(output_file, text)  # unchanged content keeps its mtime, for make
     return text
+
+
+def _check_writable(output: Path, write: bool) -> None:
+    problem = None
+    if output.is_dir():
+        problem = "is a folder"
+    elif write and not output.parent.is_dir():
+        problem = "is in a folder that does not exist"
+    if problem:
+        raise PipmodelsError(
+            f"The output file {output} {problem}.",
+            "Give -o a file path in an existing folder.",
+        )
+
+
+def _write(output: Path, text: str) -> None:
+    try:
+        atomic_write(output, text)
+    except OSError as exc:
+        raise PipmodelsError(
+            f"Cannot write {output}: {exc.strerror}. It was left as it was.",
+            "Make the file and its folder writable, or choose another with -o.",
+        ) from None
 
 
 class _Mirror:
@@ -130,7 +139,9 @@ class _Mirror:
         self.root = root
 
     def path(self, real: Path) -> Path:
-        return self.root / os.path.abspath(real).lstrip("/")
+        absolute = Path(os.path.abspath(real))
+        # Windows: C:\\x\\y becomes ROOT/C/x/y
+        return self.root.joinpath(absolute.drive.rstrip(":"), *absolute.parts[1:])
 
     def argument(self, real: Path) -> str:
         # Relative paths stay relative so that pip-compile's "# via -r ..." names the user's files.
@@ -143,7 +154,7 @@ class _Mirror:
 
 
 def _rewrite(
-    parsed: RequirementsFile, by_line: Mapping[Line, Pin], cache: Cache, *, models_file: bool
+    parsed: RequirementsFile, by_line: Mapping[Line, Pin], session: Session, *, models_file: bool
 ) -> str:
     option_lines = set(parsed.options)
     out = []
@@ -151,10 +162,12 @@ def _rewrite(
         pin = by_line.get(line)
         if pin is not None:
             req = pin.model.req
-            url = (cache.root / pin.entry.filename).as_uri()
+            url = (session.cache.root / pin.entry.filename).as_uri()
             out.append(f"{pin.entry.name}{req.extras} @ {url}{_spaced(req.marker)}")
         elif models_file and line in option_lines:
             continue  # a models file's indexes and keys are for filling the cache only
+        elif line in option_lines:
+            out.append(session.portable_option(line))
         else:
             out.append(line.text)
     return "\n".join(out) + "\n"
@@ -176,23 +189,25 @@ def _pin_models(text: str, pins: Sequence[Pin], cache: Cache) -> str:
     return text
 
 
-def _drop_credentialed_indexes(text: str) -> str:
-    """Keep index URLs that carry credentials out of requirements.txt.
+def _add_declared_indexes(text: str, session: Session, header_command: str) -> str:
+    """The index lines the inputs declare, without credentials, after the header.
 
-    pip-compile writes them in full, and pip-sync would copy them onto pip's command line.
-    ``pipmodels sync`` hands them to pip through the environment instead.
+    pip-compile runs with --no-emit-index-url: the indexes of the machine it runs on (pip.conf,
+    ``PIP_*``) are not part of a lock that other machines read.
     """
-    kept = []
-    for line in text.splitlines(keepends=True):
-        if INDEX_LINE.match(line) and URL_USERINFO.search(line):
-            console.warn(
-                f"left {redact_url(line.strip())} out of requirements.txt: it carries "
-                "credentials. pipmodels sync passes it to pip through the environment; for "
-                "plain pip-sync, set it in PIP_INDEX_URL or pip.conf."
-            )
-            continue
-        kept.append(line)
-    return "".join(kept)
+    declared = []
+    for parsed in session.inputs.source_tree:
+        for line in parsed.options:
+            flag = split_option(line.text)[0]
+            if flag in INDEX_OPTIONS:
+                option = "--extra-index-url" if flag == "--extra-index-url" else "--index-url"
+                value = split_option(session.portable_option(line))[1]
+                declared.append(f"{option} {value}\n")
+    if not declared:
+        return text
+    lines = text.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    return "".join([*lines[:at], *dict.fromkeys(declared), "\n", *lines[at:]])
 
 
 def _add_digest(text: str, header_command: str, digest: str) -> str:

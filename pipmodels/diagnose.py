@@ -1,117 +1,140 @@
-"""Turning a failed ``pip download`` into one paragraph a person can act on.
+"""Turning what went wrong in a download into one paragraph a person can act on, and asking the
+package index about a model's name (namesakes and 999.9.9 placeholders).
 
 pip reports a rejected key on a find-links page only as "No matching distribution found", so
-pipmodels asks the hosts itself what went wrong.
+pipmodels asks the hosts itself, through its one HTTP client, with the same credentials.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from pipmodels.credentials import Redactor, env_var_names, expand, redact_url
+from pipmodels import pipconfig, pipoutput
+from pipmodels.credentials import env_var_names, strip_userinfo
 from pipmodels.errors import PipmodelsError
-from pipmodels.reqfile import URL_START, Line
-from pipmodels.runner import Result
+from pipmodels.filenames import name_from_filename
+from pipmodels.inputs import LOCATION_OPTIONS, Model
+from pipmodels.reqfile import Line, split_option
 
-LOCATION_OPTIONS = ("-f", "--find-links", "-i", "--index-url", "--extra-index-url")
-PROBE_TIMEOUT = 15
+if TYPE_CHECKING:
+    from pipmodels.context import Context
+    from pipmodels.http import Client
+    from pipmodels.runner import Result
+    from pipmodels.session import Session
+
+DEFAULT_INDEX = "https://pypi.org/simple/"
+_HREF = re.compile(r"""href=["']([^"'#]+)""", re.I)
 
 
-def explain_download_failure(
-    line: Line,
-    options: Sequence[Line],
-    result: Result,
-    environ: Mapping[str, str],
-    redactor: Redactor,
-) -> PipmodelsError:
-    where = line.where
-    shown = redactor(line.text)
-    output = result.output
-    if "DO NOT MATCH THE HASHES" in output:
+def download_failure(model: Model, session: Session, result: Result) -> PipmodelsError:
+    """The error for a failed ``pip download`` of ``model``."""
+    where, shown = model.req.line.where, model.shown
+    failure = pipoutput.download_failure(result.output)
+    if failure.kind == "hash":
         return PipmodelsError(
             f"{where}: the file downloaded for {shown} does not match its --hash. Nothing was "
             "added to the cache.",
             "If the file changed on purpose, update the --hash; otherwise do not trust the source.",
         )
-    mismatch = re.search(
-        r"has inconsistent (name|version): expected '(.*)', but metadata has '(.*)'", output
-    )
-    if mismatch:
-        what, expected, actual = mismatch.groups()
+    if failure.kind == "mislabelled":
+        what, expected, actual = failure.detail
         return PipmodelsError(
             f"{where}: the archive for {shown} is mislabelled: its filename says {what} "
             f"{expected!r} but its metadata says {actual!r}. Nothing was added to the cache.",
             "Use the archive under its real name, or rebuild it with matching metadata.",
         )
-    if re.search(r"Wheel '.*' located at .* is invalid|BadZipFile|not a zip file", output):
+    if failure.kind == "not-archive":
         return PipmodelsError(
             f"{where}: what {shown} served is not a readable package archive (an HTML page, a "
             "sign-in form or a truncated file). Nothing was added to the cache.",
             "Open the URL in a browser: it must download the .whl, .tar.gz or .zip itself.",
         )
-    for text in [line.text] + [o.text for o in options]:
-        for url in _urls(text):
-            problem = _probe(expand(url, environ))
-            if problem:
-                variables = env_var_names(text)
-                check = (
-                    f"Check {', '.join(variables)}" if variables else "Check the URL and its key"
-                )
-                return PipmodelsError(
-                    f"{where}: {problem} at {redact_url(redactor(url))}.",
-                    f"{check} (in your environment or .env file), then run again.",
-                )
-    if "No matching distribution found" in output or "Could not find a version" in output:
-        return PipmodelsError(
-            f"{where}: no package matching {shown} was found on the configured find-links pages "
-            "or indexes.",
-            "Check the name and version, and that the page or index lists it.",
-        )
-    tail = "\n".join("    " + row for row in output.splitlines()[-12:])
+    from pipmodels.http import client
+
+    with client(session.ctx.environ, session.ctx.redactor, session.ctx.credentials) as web:
+        problem = _location_problem(model, session, web)
+        if problem is not None:
+            return problem
+        if failure.kind == "no-match":
+            return _no_match(model, session.ctx, web)
+    tail = "\n".join("    " + row for row in result.output.splitlines()[-12:])
     return PipmodelsError(
         f"{where}: pip download failed for {shown} (exit {result.returncode}):\n{tail}\n",
         "Rerun with -v for pip's full output.",
     )
 
 
-def _urls(text: str) -> list[str]:
-    try:
-        words = shlex.split(text)
-    except ValueError:
-        words = text.split()
-    urls = []
-    for index, word in enumerate(words):
-        option, _, value = word.partition("=")
-        if option in LOCATION_OPTIONS:
-            value = value or (words[index + 1] if index + 1 < len(words) else "")
-        else:
-            value = word
-        if URL_START.match(value) and value.startswith(("http://", "https://")):
-            urls.append(value)
-    return urls
-
-
-def _probe(url: str) -> str | None:
-    """What is wrong with ``url`` from here, or None when it answers normally."""
-    import requests  # only on failure: keeps it off the start-up path of every run
-
-    try:
-        with requests.get(url, timeout=PROBE_TIMEOUT, stream=True) as response:
-            status = response.status_code
-    except requests.exceptions.SSLError:
-        return "the TLS certificate could not be verified"
-    except requests.exceptions.ConnectionError:
-        return "the host could not be reached"
-    except requests.exceptions.Timeout:
-        return "the host did not answer in time"
-    except requests.exceptions.RequestException as exc:
-        return f"the request failed ({type(exc).__name__})"
-    if status in (401, 403):
-        return f"the server refused the credentials (HTTP {status})"
-    if status == 404:
-        return "nothing was found (HTTP 404)"
-    if status >= 400:
-        return f"the server answered HTTP {status}"
+def _location_problem(model: Model, session: Session, web: Client) -> PipmodelsError | None:
+    for option in model.options:
+        flag, value = split_option(option.text)
+        if flag not in LOCATION_OPTIONS or not value.startswith(("http://", "https://", "${")):
+            continue
+        url = session.expand(value, option)
+        problem = web.problem(url)
+        if problem:
+            variables = env_var_names(value)
+            check = f"Check {', '.join(variables)}" if variables else "Check the URL and its key"
+            return PipmodelsError(
+                f"{model.req.line.where}: {problem} at {web.shown(strip_userinfo(url))} "
+                f"({option.where}).",
+                f"{check} (in your environment or .env file), then run again.",
+            )
     return None
+
+
+def _no_match(model: Model, ctx: Context, web: Client) -> PipmodelsError:
+    name = model.req.name or ""
+    files = index_files(name, ctx, web) if name else []
+    if files and not any(f.endswith(".whl") for f in files):
+        return PipmodelsError(placeholder_message(model.req.line, name, files))
+    return PipmodelsError(
+        f"{model.req.line.where}: no wheel matching {model.shown} was found on the configured "
+        "find-links pages or indexes.",
+        "Check the name and version, and that the page or index lists a wheel of it "
+        "(pipmodels downloads models by name as wheels only, so that no setup.py runs).",
+    )
+
+
+def placeholder_message(line: Line, name: str, files: list[str] | None = None) -> str:
+    versions = sorted({str(v) for f in files or [] if (v := _version(f))})
+    found = f" (it has only {', '.join(versions)} as sdists)" if versions else ""
+    return (
+        f"{line.where}: {name} on the package index is a placeholder, not the model{found}; "
+        "pipmodels will not run its setup.py. Give the model's release URL "
+        f"({name} @ https://.../{name.replace('-', '_')}-VERSION-py3-none-any.whl) or a "
+        "find-links page (-f) in a models file."
+    )
+
+
+def _version(filename: str) -> str | None:
+    parsed = name_from_filename(filename)
+    return str(parsed[1]) if parsed else None
+
+
+def index_files(name: str, ctx: Context, web: Client) -> list[str]:
+    """The file names the user's first index lists for ``name`` (empty: none, or unreachable)."""
+    if ctx.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
+        return []
+    settings = pipconfig.url_settings(ctx.environ)
+    index = (settings.get("index-url") or [DEFAULT_INDEX])[0]
+    try:
+        with web.send(index.rstrip("/") + f"/{name}/", headers={"Accept": "text/html"}) as page:
+            if page.status_code != 200:
+                return []
+            text = page.text
+    except Exception:  # the check is advice; an unreachable index must not fail the run
+        return []
+    return [href.rsplit("/", 1)[-1] for href in _HREF.findall(text)]
+
+
+def namesake_warning(name: str, web: Client, ctx: Context) -> str | None:
+    files = index_files(name, ctx, web)
+    versions = sorted({v for f in files if (v := _version(f))})
+    if not versions:
+        return None
+    return (
+        f"{name} also exists on your package index (versions: {', '.join(versions)}). pipmodels "
+        "pins it to the file in its cache; an install without that pin would take the index's "
+        "package instead."
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from pipmodels import __version__, console
 from pipmodels.credentials import redact_url, strip_userinfo
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import atomic_write
+from pipmodels.statedir import state_home
 
 DEFAULT_API_URL = "https://api.github.com"
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
@@ -67,9 +67,7 @@ def settings_from_environment(
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
     if environ.get(CACHE_DIR_VARIABLE):
         return Path(environ[CACHE_DIR_VARIABLE])
-    home = environ.get("HOME") or os.path.expanduser("~")
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
-    return Path(base) / "pipmodels" / "github"
+    return state_home(environ) / "github"
 
 
 # -- the response cache ------------------------------------------------------------------------

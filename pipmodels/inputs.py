@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from pipmodels.credentials import env_var_names, expand, redact_url
+from pipmodels.credentials import (
+    Credential,
+    env_var_names,
+    expand,
+    redact_url,
+    require_userinfo_only,
+    split_userinfo,
+)
 from pipmodels.errors import PipmodelsError
-from pipmodels.reqfile import Line, ReqLine, RequirementsFile, read_tree
+from pipmodels.reqfile import Line, ReqLine, RequirementsFile, read_one_tree, split_option
+
+if TYPE_CHECKING:
+    from pipmodels.cache import Entry
 
 # Direct references that name an archive pipmodels can cache; VCS URLs and local folders are
 # left to pip-compile as written.
 MODEL_SCHEMES = ("http://", "https://", "file:")
+LOCATION_OPTIONS = ("-f", "--find-links", "-i", "--index-url", "--extra-index-url")
+INDEX_OPTIONS = ("-i", "--index-url", "--extra-index-url")
+FIND_LINKS_OPTIONS = ("-f", "--find-links")
+# spaCy's pipeline names (en_core_web_sm, de_dep_news_trf, xx_sent_ud_sm): on the public index
+# these are unclaimed or 999.9.9 placeholder sdists, never the model.
+SPACY_MODEL_NAME = re.compile(r"^[a-z]{2,3}-(core|dep|ent|sent)-[a-z0-9]+-(sm|md|lg|trf)$")
 
 
 @dataclass(frozen=True)
@@ -21,23 +39,41 @@ class Model:
     """A requirement whose package must come from the cache."""
 
     req: ReqLine
-    options: tuple[Line, ...] = ()  # -f/-i/--extra-index-url lines of its models file
+    options: tuple[Line, ...] = ()  # -f/-i/--no-index lines of its models file's whole tree
 
     @property
     def shown(self) -> str:
         return redact_url(self.req.requirement)
 
-    def source(self, environ: Mapping[str, str]) -> str:
-        """What identifies this model's download: the expanded requirement and its indexes."""
+    def source(self) -> str:
+        """What identifies this model's download, free of any credential value: the line as
+        written (``${VAR}`` names, not values) without user-info, and its tree's options."""
         parts = [self.req.requirement, self.req.options, *(o.text for o in self.options)]
-        url = self.url(environ)
-        if url and url.startswith("file:"):
-            parts.append(_stamp(local_path(url)))  # a rebuilt local archive is new
-        return expand("\n".join(parts), environ)
+        if self.req.url and self.req.url.startswith("file:"):
+            parts.append(_stamp(local_path(self.req.url)))  # a rebuilt local archive is new
+        return "\n".join(strip_all_userinfo(p) for p in parts)
 
     def url(self, environ: Mapping[str, str]) -> str | None:
         """The direct reference's URL with ``${VAR}`` expanded: keep it in memory only."""
         return expand(self.req.url, environ) if self.req.url else None
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A model and the cached archive that satisfies it."""
+
+    model: Model
+    entry: Entry
+
+    @property
+    def text(self) -> str:
+        return f"{self.entry.name}=={self.entry.version}"
+
+
+def strip_all_userinfo(text: str) -> str:
+    from pipmodels.credentials import URL_USERINFO
+
+    return URL_USERINFO.sub(lambda m: m.group("scheme"), text)
 
 
 # Sources that pip-compile reads as a project (its dependencies), not as a requirements file.
@@ -48,44 +84,68 @@ PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 class Inputs:
     sources: tuple[Path, ...]  # requirements files, as the user named them
     models_files: tuple[Path, ...]
-    source_tree: tuple[RequirementsFile, ...]
-    models_tree: tuple[RequirementsFile, ...]
+    source_trees: tuple[tuple[RequirementsFile, ...], ...]  # one per source, as pip reads it
+    models_trees: tuple[tuple[RequirementsFile, ...], ...]  # one per models file
     projects: tuple[Path, ...] = ()  # pyproject.toml and the like
 
     @property
+    def source_tree(self) -> tuple[RequirementsFile, ...]:
+        return _unique(f for tree in self.source_trees for f in tree)
+
+    @property
+    def models_tree(self) -> tuple[RequirementsFile, ...]:
+        return _unique(f for tree in self.models_trees for f in tree)
+
+    @property
     def files(self) -> tuple[RequirementsFile, ...]:
-        return self.source_tree + self.models_tree
+        return _unique((*self.source_tree, *self.models_tree))
 
     def models(self, environ: Mapping[str, str]) -> list[Model]:
-        """Every requirement whose archive goes into the cache, ``${VAR}`` expanded to decide."""
+        """Every requirement whose archive goes into the cache."""
         found = [
-            Model(req)
-            for parsed in self.source_tree
+            Model(req, option_lines(tree))
+            for tree in self.source_trees
+            for parsed in tree
             for req in parsed.requirements
             if is_model_reference(req, environ)
         ]
-        for parsed in self.models_tree:
-            for req in parsed.requirements:
-                if req.url is not None and not is_model_reference(req, environ):
-                    raise PipmodelsError(
-                        f"{req.line.where}: a models file lists archives to cache; "
-                        f"{redact_url(req.requirement)!r} is not one.",
-                        "Move it to your requirements.in, or point it at a .whl, .tar.gz or .zip.",
-                    )
-                found.append(Model(req, tuple(parsed.options)))
-        return found
+        for tree in self.models_trees:
+            options = option_lines(tree)
+            for parsed in tree:
+                for req in parsed.requirements:
+                    found.append(Model(_models_file_requirement(req, environ), options))
+        return _unique_models(found)
+
+
+def _models_file_requirement(req: ReqLine, environ: Mapping[str, str]) -> ReqLine:
+    if req.requirement.startswith(("-e", "--editable")):
+        raise PipmodelsError(
+            f"{req.line.where}: a models file lists archives to cache; an editable install "
+            "is not one.",
+            "Move the -e line to your requirements.in.",
+        )
+    if req.url is not None and not is_model_reference(req, environ):
+        raise PipmodelsError(
+            f"{req.line.where}: a models file lists archives to cache; "
+            f"{redact_url(req.requirement)!r} is not one.",
+            "Move it to your requirements.in, or point it at a .whl, .tar.gz or .zip.",
+        )
+    return req
+
+
+def option_lines(tree: Sequence[RequirementsFile]) -> tuple[Line, ...]:
+    """Every option line of a tree, in pip's reading order: they apply to the whole tree."""
+    return tuple(line for parsed in tree for line in parsed.options)
+
+
+def spacy_model_name(name: str | None) -> bool:
+    return bool(name and SPACY_MODEL_NAME.match(name))
 
 
 def is_model_reference(req: ReqLine, environ: Mapping[str, str]) -> bool:
     if req.url is None:
         return False
     url = expand(req.url, environ)
-    unset = env_var_names(url)
-    if unset:
-        raise PipmodelsError(
-            f"{req.line.where}: {', '.join(unset)} is not set.",
-            "Set it in the environment or in a .env file beside your inputs.",
-        )
     return url.startswith(MODEL_SCHEMES) and _is_archive_url(url)
 
 
@@ -93,7 +153,38 @@ def _is_archive_url(url: str) -> bool:
     # GitHub release and Hugging Face URLs end with the archive's name; a download endpoint
     # whose path does not (".../download?id=1") is still worth trying: the archive check after
     # the download tells the user if it is not a package.
-    return not url.startswith("file:") or not Path(url[len("file:") :]).is_dir()
+    return not url.startswith("file:") or not local_path(url).is_dir()
+
+
+def location_credentials(
+    files: Sequence[RequirementsFile], environ: Mapping[str, str], env_file: Path | None
+) -> list[Credential]:
+    """The credentials in every index and find-links line of ``files``, which also checks that
+    each such line can travel without them (no ``${VAR}`` outside user-info, none unset)."""
+    found = []
+    for parsed in files:
+        for line in parsed.options:
+            option, value = split_option(line.text)
+            if option not in LOCATION_OPTIONS:
+                continue
+            require_userinfo_only(value, line.where)
+            credential = split_userinfo(expand_or_fail(value, environ, line, env_file))[1]
+            if credential is not None:
+                found.append(credential)
+    return found
+
+
+def expand_or_fail(text: str, environ: Mapping[str, str], line: Line, env_file: Path | None) -> str:
+    """``text`` with ``${VAR}`` expanded, or an error naming the unset variable and where
+    pipmodels looked for it."""
+    unset = [n for n in env_var_names(text) if n not in environ]
+    if unset:
+        looked = "the environment" + (f" and {env_file}" if env_file else " (no .env file)")
+        raise PipmodelsError(
+            f"{line.where}: {unset[0]} is not set (pipmodels looked in {looked}).",
+            f"Set {unset[0]} in your environment or in a .env file beside your inputs.",
+        )
+    return expand(text, environ)
 
 
 def gather(sources: list[Path], models_files: list[Path]) -> Inputs:
@@ -111,14 +202,16 @@ def gather(sources: list[Path], models_files: list[Path]) -> Inputs:
     return Inputs(
         tuple(files),
         tuple(models_files),
-        tuple(read_tree(files)),
-        tuple(read_tree(models_files)) if models_files else (),
+        tuple(tuple(read_one_tree(f)) for f in files),
+        tuple(tuple(read_one_tree(m)) for m in models_files),
         tuple(projects),
     )
 
 
 def local_path(url: str) -> Path:
-    return Path(unquote(urlsplit(url).path))
+    from urllib.request import url2pathname
+
+    return Path(url2pathname(urlsplit(url).path))
 
 
 def _stamp(path: Path) -> str:
@@ -127,3 +220,18 @@ def _stamp(path: Path) -> str:
     except OSError:
         return "missing"
     return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _unique(files: Iterable[RequirementsFile]) -> tuple[RequirementsFile, ...]:
+    seen: dict[Path, RequirementsFile] = {}
+    for parsed in files:
+        seen.setdefault(parsed.path.resolve(), parsed)
+    return tuple(seen.values())
+
+
+def _unique_models(models: list[Model]) -> list[Model]:
+    """Each requirement line once, even when two trees both pull its file in."""
+    seen: dict[Line, Model] = {}
+    for model in models:
+        seen.setdefault(model.req.line, model)
+    return list(seen.values())

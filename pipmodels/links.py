@@ -1,4 +1,5 @@
-"""Find-links pages: of a GitHub repository's release assets, or of a local model cache.
+"""Find-links pages: their format, and pages of a GitHub repository's release assets or of a
+local model cache.
 
 A page lists one ``<a>`` per archive, sorted, HTML-escaped, with ``#sha256=`` where the digest is
 known, which is all pip's find-links parser reads. The same input always gives the same bytes.
@@ -7,20 +8,43 @@ known, which is all pip's find-links parser reads. The same input always gives t
 from __future__ import annotations
 
 import fnmatch
+import html
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from pipmodels import console, github
-from pipmodels.cache import MANIFEST, Cache
+from pipmodels import console
 from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import is_archive_name
 from pipmodels.files import atomic_write
-from pipmodels.page import Link, render_page
+
+if TYPE_CHECKING:
+    from pipmodels import github
 
 GITHUB_PREFIX = "github:"
-ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class Link:
+    filename: str
+    href: str  # without the fragment
+    sha256: str | None = None
+
+
+def render_page(links: Iterable[Link], title: str) -> str:
+    """The page: sorted by filename, then URL, so that the same links give the same bytes."""
+    rows = []
+    for link in sorted(links, key=lambda k: (k.filename, k.href)):
+        href = link.href + (f"#sha256={link.sha256}" if link.sha256 else "")
+        rows.append(f'<a href="{html.escape(href)}">{html.escape(link.filename)}</a><br>')
+    body = "\n".join(rows)
+    return (
+        f"<!DOCTYPE html>\n<html><head><title>{html.escape(title)}</title></head><body>\n"
+        f"{body}\n</body></html>\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -29,7 +53,7 @@ class AssetFilter:
     archives_only: bool = True
 
     def keeps(self, filename: str) -> bool:
-        if self.archives_only and not filename.endswith(ARCHIVE_SUFFIXES):
+        if self.archives_only and not is_archive_name(filename):
             return False
         return not self.patterns or any(fnmatch.fnmatchcase(filename, p) for p in self.patterns)
 
@@ -45,6 +69,8 @@ class LinksOptions:
 def build_page(options: LinksOptions, environ: Mapping[str, str]) -> tuple[str, int]:
     """The page for ``options.source`` and how many links it holds."""
     if options.source.startswith(GITHUB_PREFIX):
+        from pipmodels import github
+
         repo = options.source[len(GITHUB_PREFIX) :]
         settings = github.settings_from_environment(environ, cache_dir=options.github_cache_dir)
         links = github_links(github.fetch_releases(repo, settings), options.asset_filter)
@@ -71,6 +97,8 @@ def github_links(releases: github.Releases, asset_filter: AssetFilter) -> list[L
 
 def cache_links(root: Path, output: Path | None) -> list[Link]:
     """The cache's verified archives, linked relative to the page's folder (default: the cache)."""
+    from pipmodels.cache import MANIFEST, Cache
+
     cache = Cache(root)
     if not root.is_dir():
         raise PipmodelsError(

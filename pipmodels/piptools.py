@@ -1,24 +1,33 @@
 """Command lines for pip download, pip-compile and pip-sync, built by pure functions.
 
-Nothing here may carry a credential: those reach pip through requirement files it expands
-itself and through the environment.
+Nothing here may carry a credential: those reach pip through the private netrc file the run's
+context writes. These functions only build lists; :mod:`pipmodels.context` runs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from pipmodels.runner import python_module
+
+def python_module(module: str, *args: str, python: str | None = None) -> list[str]:
+    return [python or sys.executable, "-m", module, *args]
 
 
 def pip_download(
     requirement_file: Path, dest: Path, *, resume_retries: int, verbose: bool
 ) -> list[str]:
+    """Download one model by name: wheels only, so that no setup.py from an index ever runs,
+    and without pip's HTTP cache, which would hold a second copy of the model (and, in older
+    pips, the whole response in memory)."""
     cmd = python_module(
         "pip",
         "download",
         "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--no-cache-dir",
         "--progress-bar",
         "off",
         "--dest",
@@ -42,12 +51,16 @@ def pip_compile(
     extra_args: Sequence[str] = (),
     verbose: bool = False,
 ) -> list[str]:
+    """pip-compile against the cache's links page. Index URLs are left out of its output:
+    those of the user's machine (pip.conf, ``PIP_*``) do not belong in a committed lock, and
+    pipmodels writes those the inputs declare itself, without credentials."""
     cmd = python_module(
         "piptools",
         "compile",
         "--find-links",
         str(find_links),
         "--no-emit-find-links",
+        "--no-emit-index-url",
         "--no-emit-trusted-host",
         "--output-file",
         str(output),
@@ -60,20 +73,17 @@ def pip_compile(
     return cmd
 
 
-def compile_environment(environ: Mapping[str, str], header_command: str) -> dict[str, str]:
-    """pip-compile takes the command for its header from the environment only."""
-    return {**environ, "CUSTOM_COMPILE_COMMAND": header_command}
-
-
 def pip_sync(
     requirement_file: Path,
     *,
-    find_links: Path,
+    find_links: Sequence[str],
     python_executable: str | None,
     extra_args: Sequence[str] = (),
     verbose: bool = False,
 ) -> list[str]:
-    cmd = python_module("piptools", "sync", "--find-links", str(find_links))
+    cmd = python_module("piptools", "sync")
+    for page in find_links:
+        cmd += ["--find-links", page]
     if python_executable:
         cmd += ["--python-executable", python_executable]
     if verbose:
@@ -81,3 +91,21 @@ def pip_sync(
     cmd += list(extra_args)
     cmd.append(str(requirement_file))
     return cmd
+
+
+# Run inside a target interpreter, which may lack every third-party package.
+LIST_DISTRIBUTIONS = r"""
+import json, sys, importlib.metadata as md
+out = {}
+for dist in md.distributions():
+    name = dist.metadata["Name"]
+    if name:
+        out[name] = [dist.version, dist.requires or []]
+print(json.dumps({"path": sys.path, "prefix": sys.prefix, "base_prefix": sys.base_prefix,
+                  "distributions": out}))
+"""
+
+
+def describe_python(python: str) -> list[str]:
+    """A command that prints a Python's search path, prefixes and distributions as JSON."""
+    return [python, "-c", LIST_DISTRIBUTIONS]

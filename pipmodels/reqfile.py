@@ -11,8 +11,8 @@ from urllib.parse import unquote, urlsplit
 
 from pipmodels.credentials import redact_url
 from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import canonical_name, is_archive_name
 
-ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tgz", ".tar.bz2")
 # pip's own rule: a comment starts at "#" at the start of a line or after whitespace.
 COMMENT = re.compile(r"(^|\s+)#.*$")
 URL_START = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -73,11 +73,15 @@ class RequirementsFile:
 def logical_lines(path: Path) -> list[Line]:
     """Lines as pip sees them: continuations joined, comments and blanks dropped."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")  # pip accepts a UTF-8 byte order mark
     except FileNotFoundError:
         raise PipmodelsError(
             f"The requirements file {path} does not exist.",
             "Check the path, or create the file.",
+        ) from None
+    except IsADirectoryError:
+        raise PipmodelsError(
+            f"{path} is a folder, not a requirements file.", "Check the path."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PipmodelsError(f"Cannot read {path}: {exc}.", "Check the file.") from None
@@ -119,18 +123,37 @@ def _is_editable(line: Line) -> bool:
 def read_tree(sources: list[Path]) -> list[RequirementsFile]:
     """Every file reachable from ``sources`` through ``-r`` and ``-c``, each once, in order."""
     seen: dict[Path, RequirementsFile] = {}
+    for source in sources:
+        for parsed in read_one_tree(source):
+            seen.setdefault(parsed.path.resolve(), parsed)
+    return list(seen.values())
 
-    def visit(path: Path) -> None:
+
+def read_one_tree(source: Path) -> list[RequirementsFile]:
+    """``source`` and every file it pulls in, each once: the scope of its options for pip.
+
+    pip applies ``-f``, ``-i``, ``--extra-index-url`` and ``--no-index`` from any file of the
+    tree to every requirement in it, so a caller deciding where a requirement comes from must
+    look at the whole tree. A cycle of ``-r`` files is refused: pip would recurse forever.
+    """
+    seen: dict[Path, RequirementsFile] = {}
+
+    def visit(path: Path, chain: tuple[Path, ...]) -> None:
         key = path.resolve()
+        if key in chain:
+            loop = " -> ".join(str(p) for p in (*chain, key))
+            raise PipmodelsError(
+                f"The requirements files include each other in a cycle: {loop}.",
+                "Remove one of the -r/-c lines so that no file includes itself.",
+            )
         if key in seen:
             return
         parsed = read(path)
         seen[key] = parsed
         for _, child in parsed.nested:
-            visit(child)
+            visit(child, (*chain, key))
 
-    for source in sources:
-        visit(source)
+    visit(source, ())
     return list(seen.values())
 
 
@@ -151,15 +174,6 @@ def parse_requirement(line: Line) -> ReqLine:
     extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
     marker = f"; {req.marker}" if req.marker else ""
     return ReqLine(line, text, options, canonical_name(req.name), req.url, extras, marker)
-
-
-def canonical_name(name: str) -> str:
-    """PEP 503 normalisation, as packaging.utils.canonicalize_name (slower to import)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def is_archive_name(name: str) -> bool:
-    return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 def _looks_like_archive(text: str) -> bool:

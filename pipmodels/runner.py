@@ -1,18 +1,22 @@
-"""The one door through which pipmodels starts other programs (pip, pip-compile, pip-sync)."""
+"""The one door through which pipmodels starts other programs (pip, pip-compile, pip-sync).
+
+Commands are lists, never shell strings; output is redacted before anyone sees it; an exit
+status the caller did not list as acceptable raises; Ctrl-C stops every child.
+"""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipmodels import console
 from pipmodels.credentials import Redactor
 from pipmodels.errors import Interrupted, PipmodelsError
+from pipmodels.pipoutput import useful_tail
 
 TAIL_LINES = 15
 
@@ -31,12 +35,14 @@ def run(
     cwd: Path | None = None,
     what: str,
     hint: str = "",
-    check: bool = True,
+    ok: Collection[int] = (0,),
+    explain: Callable[[Result], PipmodelsError] | None = None,
 ) -> Result:
     """Run ``cmd`` without a shell, passing its redacted output on at ``-v``.
 
-    With ``check`` a non-zero exit raises :class:`PipmodelsError` naming ``what`` failed, with the
-    tail of the output; without it the caller gets the :class:`Result` to interpret itself.
+    An exit status outside ``ok`` raises: ``explain``'s error when given (it reads the output to
+    say what went wrong), else a :class:`PipmodelsError` naming ``what`` with the output's tail.
+    A caller cannot forget the status: the only way to see a failure is to list it in ``ok``.
     """
     console.debug("$ " + redactor(" ".join(cmd)))
     lines: deque[str] = deque()
@@ -68,17 +74,15 @@ def run(
     finally:
         with _live_lock:
             _live.discard(proc)
-    output = "\n".join(lines)
-    if check and returncode != 0:
-        tail = "\n".join(_useful_tail(list(lines)))
-        raise PipmodelsError(
-            f"{what} failed (exit {returncode}):\n{_indent(tail)}\n", hint or _default_hint()
-        )
-    return Result(returncode, output)
-
-
-def python_module(module: str, *args: str, python: str | None = None) -> list[str]:
-    return [python or sys.executable, "-m", module, *args]
+    result = Result(returncode, "\n".join(lines))
+    if returncode in ok:
+        return result
+    if explain is not None:
+        raise explain(result)
+    tail = "\n".join(useful_tail(list(lines), TAIL_LINES))
+    raise PipmodelsError(
+        f"{what} failed (exit {returncode}):\n{_indent(tail)}\n", hint or _default_hint()
+    )
 
 
 # Children still running, so that Ctrl-C can stop those started by worker threads too.
@@ -99,13 +103,6 @@ def stop_all() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def _useful_tail(lines: list[str]) -> list[str]:
-    """The last lines worth reading: pip-sync follows pip's own error with its traceback."""
-    if "Traceback (most recent call last):" in lines:
-        lines = lines[: lines.index("Traceback (most recent call last):")] or lines
-    return lines[-TAIL_LINES:]
 
 
 def _indent(text: str) -> str:

@@ -1,57 +1,35 @@
-"""One run's settings and what it works with: inputs, cache, environment, redactor.
+"""One run: its options, the inputs they name, the cache, and the context every step shares.
 
 Kept light: a no-op ``pipmodels sync`` needs this module and little else.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipmodels.cache import DEFAULT_DIRNAME, Cache
+from pipmodels.cache import Cache
+from pipmodels.context import Context
 from pipmodels.credentials import (
     Redactor,
     child_environment,
     env_var_names,
     expand,
     load_env_file,
+    strip_userinfo,
 )
-from pipmodels.inputs import Inputs, gather
-
-DEFAULT_SOURCE = Path("requirements.in")
-
-
-@dataclass(frozen=True)
-class Options:
-    sources: tuple[Path, ...] = (DEFAULT_SOURCE,)
-    models_files: tuple[Path, ...] = ()
-    cache_dir: Path | None = None
-    output: Path | None = None
-    hashes: bool = True
-    env_file: Path | None = None
-    jobs: int = 4
-    upgrade: bool = False
-    python_executable: str | None = None
-    compile_args: tuple[str, ...] = ()
-    sync_args: tuple[str, ...] = ()
-    dry_run: bool = False
-
-    @property
-    def output_path(self) -> Path:
-        if self.output is not None:
-            return self.output
-        first = self.sources[0]
-        return (
-            first.with_suffix(".txt")
-            if first.suffix == ".in"
-            else first.parent / "requirements.txt"
-        )
-
-    @property
-    def cache_path(self) -> Path:
-        if self.cache_dir is not None:
-            return self.cache_dir
-        return self.sources[0].parent / DEFAULT_DIRNAME
+from pipmodels.inputs import (
+    FIND_LINKS_OPTIONS,
+    LOCATION_OPTIONS,
+    Inputs,
+    expand_or_fail,
+    gather,
+    location_credentials,
+)
+from pipmodels.options import Options
+from pipmodels.reqfile import URL_START, Line, split_option
 
 
 @dataclass
@@ -61,28 +39,61 @@ class Session:
     options: Options
     inputs: Inputs
     cache: Cache
-    environ: dict[str, str]
-    redactor: Redactor
+    ctx: Context
+    env_file: Path | None  # where ${VAR} values were looked for besides the environment
 
     @classmethod
-    def open(cls, options: Options) -> Session:
+    @contextlib.contextmanager
+    def open(cls, options: Options) -> Iterator[Session]:
+        """The session, its private run folder removed at the end however the run ends."""
+        session = cls.load(options)
+        try:
+            yield session
+        finally:
+            session.ctx.close()
+
+    @classmethod
+    def load(cls, options: Options) -> Session:
         inputs = gather(list(options.sources), list(options.models_files))
-        env_values = _env_file_values(options)
+        env_file = options.env_file_path
+        env_values = load_env_file(env_file) if env_file is not None else {}
         environ = child_environment(env_values)
         redactor = Redactor()
         redactor.add(env_values.values())
         for parsed in inputs.files:
             for line in parsed.lines:
                 redactor.add(environ[n] for n in env_var_names(line.text) if n in environ)
-                redactor.add_url_userinfo(expand(line.text, environ))
+                redactor.add_urls(expand(line.text, environ))
+        credentials = location_credentials(inputs.files, environ, env_file)
+        ctx = Context.create(environ, redactor, credentials)
         cache = Cache(options.cache_path)
         cache.ensure()
-        return cls(options, inputs, cache, environ, redactor)
+        return cls(options, inputs, cache, ctx, env_file)
 
+    def expand(self, text: str, line: Line) -> str:
+        """``text`` from ``line`` with ``${VAR}`` expanded; an unset variable is an error."""
+        return expand_or_fail(text, self.ctx.base_environ, line, self.env_file)
 
-def _env_file_values(options: Options) -> dict[str, str]:
-    """``--env-file``, else a ``.env`` beside the first input when one exists."""
-    if options.env_file is not None:
-        return load_env_file(options.env_file)
-    beside = options.sources[0].parent / ".env"
-    return load_env_file(beside) if beside.is_file() else {}
+    def portable_option(self, line: Line) -> str:
+        """An option line for a requirements file elsewhere: ``${VAR}`` expanded, user-info
+        removed (credentials travel by netrc), a relative ``-f`` path made absolute (pip reads
+        it from the requirements file's folder)."""
+        flag, value = split_option(line.text)
+        if flag not in LOCATION_OPTIONS:
+            return line.text
+        value = strip_userinfo(self.expand(value, line))
+        if flag in FIND_LINKS_OPTIONS and not URL_START.match(value):
+            beside = line.path.parent / value
+            if not Path(value).is_absolute() and beside.exists():
+                value = str(beside.absolute())
+        return f"{flag} {value}"
+
+    def find_links_pages(self) -> list[str]:
+        """The find-links pages the requirement sources name, ready for pip-sync's command
+        line: a package they provide is installed from there, as pip-compile found it."""
+        pages = []
+        for parsed in self.inputs.source_tree:
+            for line in parsed.options:
+                if split_option(line.text)[0] in FIND_LINKS_OPTIONS:
+                    pages.append(split_option(self.portable_option(line))[1])
+        return pages

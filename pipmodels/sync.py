@@ -1,106 +1,106 @@
-"""pip-sync from requirements.txt and the cache, keeping pipmodels itself installed."""
+"""The sync step: pip-sync from requirements.txt and the cache, keeping pipmodels installed.
+
+pip-sync copies every index and find-links URL it knows onto pip's command line; by the time
+it runs, none of them carries a credential (see :mod:`pipmodels.context`).
+"""
 
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipmodels import console, piptools, runner
-from pipmodels.cache import Cache, Entry
-from pipmodels.credentials import Redactor
-from pipmodels.environment import closure, installed
-from pipmodels.reqfile import canonical_name
+from pipmodels import console, installed, pipoutput, piptools
+from pipmodels.filenames import canonical_name
+from pipmodels.inputs import Pin
+from pipmodels.installed import Target
+
+if TYPE_CHECKING:
+    from pipmodels.cache import Cache
+    from pipmodels.session import Session
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(==|@|===)", re.M)
 
 
-@dataclass(frozen=True)
-class SyncSettings:
-    requirements: Path
-    python_executable: str | None = None
-    extra_args: tuple[str, ...] = ()
-    models: tuple[Entry, ...] = ()  # the cached archives of this run's model pins
+def target_of(session: Session) -> Target:
+    target = installed.describe(session.options.python_executable, session.ctx)
+    installed.refuse_system_python(target, session.options.allow_system)
+    return target
 
 
 def sync_environment(
-    cache: Cache,
-    settings: SyncSettings,
-    *,
-    environ: Mapping[str, str],
-    redactor: Redactor,
-    text: str | None = None,
-    dry_run: bool = False,
-) -> str:
-    """pip-sync ``text`` (default: the requirements file); return what pip-sync reported."""
-    result = _pip_sync(
-        cache, settings, environ=environ, redactor=redactor, dry_run=dry_run, text=text
-    )
-    for line in result.output.splitlines():
-        if line.startswith(("Successfully installed", "Everything up-to-date")):
-            console.info("  " + line)
-    return result.output
+    session: Session, pins: Sequence[Pin], target: Target, *, text: str | None = None
+) -> pipoutput.SyncReport:
+    """pip-sync ``text`` (default: the requirements file) into ``target``; report what changed."""
+    dry_run = session.options.dry_run
+    report = _pip_sync(session, pins, target, text=text, dry_run=dry_run)
+    if report.removed:
+        console.info(f"  {'would remove' if dry_run else 'removed'}: {', '.join(report.removed)}")
+    if report.installed:
+        verb = "would install" if dry_run else "installed"
+        console.info(f"  {verb}: {', '.join(report.installed)}")
+    if not report.changes:
+        console.info("  nothing to install or remove")
+    return report
 
 
-def would_change(
-    cache: Cache, settings: SyncSettings, *, environ: Mapping[str, str], redactor: Redactor
-) -> list[str]:
-    """pip-sync --dry-run: the packages it would install or remove, if any."""
-    result = _pip_sync(cache, settings, environ=environ, redactor=redactor, dry_run=True)
-    changes = [line for line in result.output.splitlines() if line.startswith("  ")]
-    if not changes:
+def would_change(session: Session, pins: Sequence[Pin]) -> list[str]:
+    """pip-sync --dry-run: what it would install or remove, if anything."""
+    target = target_of(session)
+    report = _pip_sync(session, pins, target, dry_run=True)
+    if not report.changes:
         return []
-    target = settings.python_executable or "This environment"
-    return [f"{target} is out of sync with {settings.requirements}:", *result.output.splitlines()]
+    requirements = session.options.output_path
+    return [f"{target.shown} is out of sync with {requirements}:", *report.lines]
 
 
 def _pip_sync(
-    cache: Cache,
-    settings: SyncSettings,
+    session: Session,
+    pins: Sequence[Pin],
+    target: Target,
     *,
-    environ: Mapping[str, str],
-    redactor: Redactor,
     dry_run: bool,
     text: str | None = None,
-) -> runner.Result:
+) -> pipoutput.SyncReport:
+    options, cache = session.options, session.cache
     if text is None:
-        text = settings.requirements.read_text(encoding="utf-8")
+        text = options.output_path.read_text(encoding="utf-8")
     if not text.endswith("\n"):
         text += "\n"
-    text = _unhashed_models_from_cache(text, settings.models, cache)
-    keep = _self_preservation(text, settings.python_executable, environ, redactor)
-    with tempfile.TemporaryDirectory(prefix="pipmodels-sync-") as tmp:
-        request = Path(tmp) / settings.requirements.name
+    text = _unhashed_models_from_cache(text, pins, cache)
+    keep = _self_preservation(text, target)
+    cache.ensure_page()
+    with session.ctx.scratch("sync-") as tmp:
+        request = Path(tmp) / options.output_path.name
         request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
         cmd = piptools.pip_sync(
             request,
-            find_links=cache.page,
-            python_executable=settings.python_executable,
-            extra_args=(*settings.extra_args, *(("--dry-run",) if dry_run else ())),
-            verbose=console.is_verbose(),
+            find_links=[str(cache.page), *session.find_links_pages()],
+            python_executable=options.python_executable,
+            extra_args=(*options.sync_args, *(("--dry-run",) if dry_run else ())),
+            verbose=session.ctx.verbose,
         )
         if not dry_run:
-            console.info(f"Syncing {settings.python_executable or 'this environment'}")
-        return runner.run(
+            console.info(f"Syncing {target.shown}")
+        result = session.ctx.run(
             cmd,
-            env=environ,
-            redactor=redactor,
             what="pip-sync",
             hint="See pip's message above; rerun with -v for all of it.",
-            check=not dry_run,
+            # pip-sync --dry-run exits 1 when it would change something
+            ok=(0, 1) if dry_run else (0,),
         )
+    return pipoutput.sync_report(result.output, dry_run=dry_run)
 
 
-def _unhashed_models_from_cache(text: str, models: tuple[Entry, ...], cache: Cache) -> str:
+def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) -> str:
     """Point model pins that carry no hash at their cached file, sha256 included.
 
     Without a hash pip may take a same-name, same-version wheel from the index (an impostor)
     over the cache. A file URL with its sha256 installs exactly the cached file, and pip-sync
     treats such a requirement as satisfied once it is installed, so it is not reinstalled.
     """
-    for entry in models:
+    for entry in {pin.entry for pin in pins}:
         url = f"{(cache.root / entry.filename).as_uri()}#sha256={entry.sha256}"
         pin = re.compile(
             rf"^{re.escape(entry.name)}=={re.escape(str(entry.version))}([ \t]*;[^\\\n]*)?$", re.M
@@ -110,17 +110,15 @@ def _unhashed_models_from_cache(text: str, models: tuple[Entry, ...], cache: Cac
     return text
 
 
-def _self_preservation(
-    text: str, python: str | None, environ: Mapping[str, str], redactor: Redactor
-) -> dict[str, str]:
+def _self_preservation(text: str, target: Target) -> dict[str, str]:
     """pipmodels and what it needs, where installed in the target and not already pinned.
 
     pip-sync spares pip-tools and its dependencies but would remove pipmodels, which users
     install beside their models (``make install``). Listing them as already-satisfied pins
     makes pip-sync leave them alone.
     """
-    packages = installed(python, env=environ, redactor=redactor)
-    if "pipmodels" not in packages:
+    if "pipmodels" not in target.packages:
         return {}
     pinned = {canonical_name(m.group(1)) for m in _PIN.finditer(text)}
-    return {n: v for n, v in closure("pipmodels", packages).items() if n not in pinned}
+    closure = installed.closure("pipmodels", target.packages)
+    return {n: v for n, v in closure.items() if n not in pinned}

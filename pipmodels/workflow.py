@@ -1,56 +1,49 @@
-"""The three steps a user asks for, download, compile and sync, each over one Session."""
+"""The commands a user runs, download, compile and sync, as plain functions over one Session.
+
+The path of ``pipmodels sync``: :func:`download.download` fills the cache, :func:`compile_`
+writes requirements.txt when its inputs changed, :mod:`sync` runs pip-sync, and
+:mod:`fastpath` records the result so that the next identical run does nothing at all.
+"""
 
 from __future__ import annotations
 
 import difflib
-import shlex
 
-from pipmodels import console, state
-from pipmodels.compile import CompileSettings, compile_requirements, inputs_digest, recorded_digest
-from pipmodels.credentials import URL_USERINFO, expand
-from pipmodels.fill import FillSettings, Pin, fill
+from pipmodels import console, fastpath
+from pipmodels.compile import compile_requirements, inputs_digest, recorded_digest
+from pipmodels.download import download
+from pipmodels.errors import PipmodelsError
+from pipmodels.inputs import Pin, spacy_model_name
+from pipmodels.pipoutput import SyncReport
 from pipmodels.reqfile import split_option
-from pipmodels.session import DEFAULT_SOURCE, Options, Session
-from pipmodels.sync import SyncSettings, sync_environment, would_change
+from pipmodels.session import Session
+from pipmodels.sync import sync_environment, target_of, would_change
 
-
-def download(session: Session) -> list[Pin]:
-    settings = FillSettings(jobs=session.options.jobs, refresh=session.options.upgrade)
-    with session.cache.locked():
-        return fill(
-            session.inputs.models(session.environ),
-            session.cache,
-            environ=session.environ,
-            redactor=session.redactor,
-            settings=settings,
-        )
-
-
-def compile_settings(options: Options) -> CompileSettings:
-    return CompileSettings(
-        output=options.output_path,
-        header_command=header_command(options),
-        hashes=options.hashes,
-        extra_args=options.compile_args,
-    )
+__all__ = ["check_compiled", "check_synced", "compile_", "download", "sync_and_remember"]
 
 
 def compile_(session: Session, pins: list[Pin], *, write: bool = True) -> str:
-    return compile_requirements(
-        session.inputs,
-        pins,
-        session.cache,
-        compile_settings(session.options),
-        environ=session.environ,
-        redactor=session.redactor,
-        write=write,
-    )
+    refuse_bare_model_names(session, pins)
+    return compile_requirements(session, pins, write=write)
+
+
+def refuse_bare_model_names(session: Session, pins: list[Pin]) -> None:
+    """A spaCy pipeline name in requirements.in that no model line provides would make
+    pip-compile take the index's 999.9.9 placeholder and run its setup.py."""
+    from pipmodels.diagnose import placeholder_message
+
+    provided = {pin.entry.name for pin in pins}
+    for parsed in session.inputs.source_tree:
+        if any(split_option(o.text)[0] in ("-f", "--find-links") for o in parsed.options):
+            continue
+        for req in parsed.requirements:
+            if req.url is None and spacy_model_name(req.name) and req.name not in provided:
+                raise PipmodelsError(placeholder_message(req.line, req.name or ""))
 
 
 def is_compiled(session: Session, pins: list[Pin]) -> bool:
-    settings = compile_settings(session.options)
-    current = inputs_digest(session.inputs, pins, settings)
-    return recorded_digest(settings.output) == current
+    current = inputs_digest(session.inputs, pins, session.options)
+    return recorded_digest(session.options.output_path) == current
 
 
 def check_compiled(session: Session, pins: list[Pin]) -> list[str]:
@@ -74,25 +67,14 @@ def check_compiled(session: Session, pins: list[Pin]) -> list[str]:
 
 def check_synced(session: Session, pins: list[Pin]) -> list[str]:
     """What pip-sync would change in the environment; empty when nothing."""
-    return would_change(
-        session.cache,
-        _sync_settings(session.options, pins),
-        environ=session.environ,
-        redactor=session.redactor,
-    )
+    return would_change(session, pins)
 
 
-def sync_and_remember(session: Session) -> str:
+def sync_and_remember(session: Session) -> SyncReport:
     """Download, compile when needed, sync; record the result for the next no-op check."""
-    report = sync(session, download(session))
-    if not session.options.dry_run:
-        state.remember(session)
-    return report
-
-
-def sync(session: Session, pins: list[Pin]) -> str:
-    """Compile when the inputs changed, then pip-sync; return pip-sync's report."""
     options = session.options
+    pins = download(session)
+    target = target_of(session)
     text = None
     if is_compiled(session, pins):
         console.info(f"{options.output_path} is up to date with its inputs")
@@ -101,53 +83,7 @@ def sync(session: Session, pins: list[Pin]) -> str:
         text = compile_(session, pins, write=False)
     else:
         compile_(session, pins)
-    return sync_environment(
-        session.cache,
-        _sync_settings(options, pins),
-        environ={**session.environ, **credentialed_indexes(session)},
-        redactor=session.redactor,
-        text=text,
-        dry_run=options.dry_run,
-    )
-
-
-def _sync_settings(options: Options, pins: list[Pin]) -> SyncSettings:
-    return SyncSettings(
-        options.output_path,
-        options.python_executable,
-        options.sync_args,
-        tuple(pin.entry for pin in pins),
-    )
-
-
-def credentialed_indexes(session: Session) -> dict[str, str]:
-    """PIP_* variables for the index URLs with credentials that requirements.txt leaves out."""
-    index: list[str] = []
-    extra: list[str] = session.environ.get("PIP_EXTRA_INDEX_URL", "").split()
-    for parsed in session.inputs.source_tree:
-        for line in parsed.options:
-            option, value = split_option(line.text)
-            url = expand(value, session.environ)
-            if not URL_USERINFO.search(url):
-                continue
-            if option in ("-i", "--index-url"):
-                index = [url]
-            elif option == "--extra-index-url":
-                extra.append(url)
-    env = {"PIP_INDEX_URL": index[0]} if index else {}
-    if extra:
-        env["PIP_EXTRA_INDEX_URL"] = " ".join(extra)
-    return env
-
-
-def header_command(options: Options) -> str:
-    words = ["pipmodels", "compile"]
-    for path in options.models_files:
-        words += ["-m", str(path)]
-    if not options.hashes:
-        words.append("--no-generate-hashes")
-    if options.output is not None:
-        words += ["-o", str(options.output)]
-    if options.sources != (DEFAULT_SOURCE,):
-        words += [str(s) for s in options.sources]
-    return shlex.join(words)
+    report = sync_environment(session, pins, target, text=text)
+    if not options.dry_run:
+        fastpath.remember(session, target)
+    return report

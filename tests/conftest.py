@@ -22,8 +22,14 @@ UNREACHABLE_INDEX = "http://127.0.0.1:9/simple/"
 def isolated_pip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep the machine's pip configuration and caches out of every test."""
     for name in list(os.environ):
-        if name.startswith(("PIP_", "PIPMODELS_", "GITHUB_", "GH_")) or name == "NO_COLOR":
+        if name.startswith(("PIP_", "PIPMODELS_", "GITHUB_", "GH_", "UV_", "TWINE_")) or name in (
+            "NO_COLOR",
+            "NETRC",
+        ):
             monkeypatch.delenv(name)
+    # pipmodels' own state (fast-path records, run folders) and the user's netrc stay per test.
+    monkeypatch.setenv("PIPMODELS_STATE_DIR", str(tmp_path / "pipmodels-state"))
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "pip-cache"))
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")

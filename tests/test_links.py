@@ -21,10 +21,9 @@ import pytest
 
 from pipmodels import github
 from pipmodels.archives import inspect
-from pipmodels.cache import Cache
+from pipmodels.cache import Cache, Entry
 from pipmodels.errors import PipmodelsError
-from pipmodels.links import AssetFilter, github_links
-from pipmodels.page import Link, render_page
+from pipmodels.links import AssetFilter, Link, github_links, render_page
 from tests.builders import build_wheel
 from tests.conftest import Project, Venv
 from tests.github_api import GitHubAPI
@@ -469,7 +468,9 @@ def fill_cache(root: Path, wheels: list[Path]) -> Cache:
     for wheel in wheels:
         copy = cache.state / wheel.name
         shutil.copy(wheel, copy)
-        cache.add(inspect(copy), wheel.name, None)
+        archive = inspect(copy)
+        entry = Entry(wheel.name, archive.name, archive.version, archive.sha256, copy.stat().st_size)
+        cache.add(copy, entry, None)
     return cache
 
 

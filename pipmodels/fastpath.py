@@ -1,9 +1,12 @@
 """The no-op fast path: knowing, without pip or the network, that a sync would change nothing.
 
 After a successful sync pipmodels records a fingerprint of everything the result depends on:
-the options, every input file, the values of the ``${VAR}`` variables they use (keyed digests,
-never the values), requirements.txt, the cache's verified files, and the distributions installed
-in the target environment. The next sync compares a fresh fingerprint with the record.
+the options, every input file, the values of the ``${VAR}`` variables they use and of the
+user's ``PIP_*`` variables (keyed digests, never the values), pip's configuration files, the
+user's netrc, requirements.txt, the cache's verified files, and the distributions installed in
+the target environment. The next sync compares a fresh fingerprint with the record.
+
+Records name local folders, so they live in the user's state folder, not in the cache.
 """
 
 from __future__ import annotations
@@ -12,39 +15,49 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels.cache import Cache
-from pipmodels.credentials import env_var_names
-from pipmodels.environment import distribution_folders, search_path
+from pipmodels import pipconfig, statedir
+from pipmodels.credentials import env_var_names, user_netrc
 from pipmodels.files import atomic_write, sha256_of
+from pipmodels.installed import distribution_folders
 
 if TYPE_CHECKING:
+    from pipmodels.installed import Target
     from pipmodels.session import Session
 
 
 def fingerprint(session: Session, search_path: list[str]) -> str:
-    options = session.options
+    options, environ = session.options, session.ctx.base_environ
     digest = hashlib.sha256()
 
     def add(*parts: object) -> None:
         digest.update(repr(parts).encode())
         digest.update(b"\n")
 
+    salt = _salt(statedir.state_home(environ))
+
+    def keyed(value: str | None) -> str:
+        return hmac.new(salt, (value or "").encode(), hashlib.sha256).hexdigest()
+
     # What can change the result; not how it is reached (--jobs, -v) or shown (--dry-run).
     add("options", replace(options, jobs=0, upgrade=False, dry_run=False))
     add("output", os.path.abspath(options.output_path))
-    salt = session.cache.salt()
     for parsed in session.inputs.files:
         add("file", os.path.abspath(parsed.path))
         for line in parsed.lines:
             add(line.text)
             for name in env_var_names(line.text):
-                value = session.environ.get(name)
-                keyed = hmac.new(salt, (value or "").encode(), hashlib.sha256).hexdigest()
-                add("var", name, value is not None, keyed)
+                add("var", name, name in environ, keyed(environ.get(name)))
+    for name in sorted(n for n in environ if n.startswith(("PIP_", "UV_")) or n == "NETRC"):
+        add("pip setting", name, keyed(environ[name]))
+    for path, content in pipconfig.digest_parts(environ):
+        add("pip config", path, keyed(content.decode("utf-8", "replace")) if content else None)
+    netrc = user_netrc(environ)
+    add("netrc", str(netrc), _file_digest(netrc) if netrc else None)
     for project in session.inputs.projects:
         add("project", os.path.abspath(project), _file_digest(project))
     add("requirements.txt", _file_digest(options.output_path))
@@ -65,32 +78,50 @@ def is_unchanged(session: Session) -> bool:
     options = session.options
     if options.upgrade or options.dry_run:
         return False
-    record = _record_path(session.cache, session)
     try:
-        recorded = json.loads(record.read_text(encoding="utf-8"))
+        recorded = json.loads(_record_path(session).read_text(encoding="utf-8"))
         expected, path = str(recorded["fingerprint"]), list(recorded["search_path"])
     except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if not all(isinstance(p, str) for p in path):
         return False
     # The target's search path was recorded with the fingerprint, so checking it starts no
     # process, not even the target's Python.
     return expected == fingerprint(session, path)
 
 
-def remember(session: Session) -> None:
-    record = _record_path(session.cache, session)
+def remember(session: Session, target: Target) -> None:
+    record = _record_path(session)
     record.parent.mkdir(parents=True, exist_ok=True)
-    path = search_path(
-        session.options.python_executable, env=session.environ, redactor=session.redactor
-    )
-    data = {"fingerprint": fingerprint(session, path), "search_path": path}
+    data = {
+        "fingerprint": fingerprint(session, target.search_path),
+        "search_path": target.search_path,
+    }
     atomic_write(record, json.dumps(data) + "\n")
 
 
-def _record_path(cache: Cache, session: Session) -> Path:
+def _record_path(session: Session) -> Path:
     options = session.options
-    target = f"{os.path.abspath(options.output_path)}\0{options.python_executable or ''}"
+    target = (
+        f"{session.cache.root}\0{os.path.abspath(options.output_path)}\0"
+        f"{options.python_executable or ''}"
+    )
     name = hashlib.sha256(target.encode()).hexdigest()[:32]
-    return cache.state / "synced" / f"{name}.json"
+    return statedir.state_home(session.ctx.base_environ) / "synced" / f"{name}.json"
+
+
+def _salt(home: Path) -> bytes:
+    """This user's random key for digests of values that must not be recoverable."""
+    path = home / "salt"
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        pass
+    home.mkdir(parents=True, exist_ok=True)
+    salt = secrets.token_bytes(32)
+    atomic_write(path, salt.hex() + "\n")
+    os.chmod(path, 0o600)
+    return salt
 
 
 def _file_digest(path: Path) -> str | None:

@@ -1,0 +1,295 @@
+"""The download step: every model not cached yet goes into the cache, in parallel.
+
+A direct reference (``name @ URL``, a bare archive URL) is fetched by pipmodels itself: one
+stream, hashed while it is written, no build, no second copy in pip's HTTP cache. A model named
+by version in a models file is resolved by ``pip download --no-deps --only-binary :all:`` with
+the options of its file's whole tree. Either way the archive is checked before it is moved into
+the cache under its final name.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipmodels import console, diagnose, http, piptools, progress, runner
+from pipmodels.archives import Archive, inspect
+from pipmodels.cache import Cache, Entry
+from pipmodels.errors import Interrupted, PipmodelsError
+from pipmodels.filenames import canonical_filename, name_from_filename
+from pipmodels.inputs import (
+    FIND_LINKS_OPTIONS,
+    INDEX_OPTIONS,
+    Model,
+    Pin,
+    local_path,
+    spacy_model_name,
+)
+from pipmodels.reqfile import Line, split_option
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+
+    from pipmodels.session import Session
+
+CHUNK = http.CHUNK
+
+
+@dataclass(frozen=True)
+class Settings:
+    jobs: int = 4
+    resume_retries: int = 5
+    refresh: bool = False  # re-resolve version ranges (--upgrade)
+
+
+def download(session: Session) -> list[Pin]:
+    """Make sure every model is in the cache and return its pin, downloading what is missing."""
+    options = session.options
+    settings = Settings(jobs=options.jobs, refresh=options.upgrade)
+    models = session.inputs.models(session.ctx.base_environ)
+    for model in models:
+        refuse_placeholder_name(model)
+    with session.cache.locked():
+        return fill(models, session, settings)
+
+
+def fill(models: Sequence[Model], session: Session, settings: Settings) -> list[Pin]:
+    cache = session.cache
+    pins: dict[Model, Entry] = {}
+    missing: list[Model] = []
+    for model in models:
+        entry = None if settings.refresh and not _is_exact(model) else _cached(model, cache)
+        if entry is None:
+            missing.append(model)
+        else:
+            pins[model] = entry
+    if missing:
+        console.info(f"Fetching {len(missing)} model(s) into {cache.root}")
+        with progress.meter(cache.state, "download-*", "downloaded"):
+            pins.update(_download_all(missing, session, settings))
+    result = [Pin(m, pins[m]) for m in models]
+    _check_conflicts(result)
+    return result
+
+
+def _cached(model: Model, cache: Cache) -> Entry | None:
+    entry = cache.lookup(model.source())
+    if entry is None and _is_exact(model) and model.req.name:
+        entry = cache.best(model.req.name, _specifier(model))
+    if entry is not None and not _hash_allowed(entry.sha256, model):
+        return None
+    return entry
+
+
+def _download_all(
+    missing: Sequence[Model], session: Session, settings: Settings
+) -> dict[Model, Entry]:
+    """Downloads, and beside them the check for namesakes on the index, on one pool."""
+    results: dict[Model, Entry] = {}
+    with http.client(session.ctx.environ, session.ctx.redactor, session.ctx.credentials) as web:
+        pool = ThreadPoolExecutor(max_workers=max(1, settings.jobs))
+        futures: dict[Future[Entry], Model] = {
+            pool.submit(_fetch, model, session, web, settings): model for model in missing
+        }
+        names = sorted({m.req.name for m in missing if m.req.name})
+        checks = [pool.submit(diagnose.namesake_warning, n, web, session.ctx) for n in names]
+        try:
+            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in done:
+                error = future.exception()
+                if error is not None:
+                    raise error
+                results[futures[future]] = future.result()
+            _warn_namesakes(checks)
+        except BaseException as exc:
+            http.cancelled.set()
+            runner.stop_all()
+            pool.shutdown(wait=False, cancel_futures=True)
+            session.cache.recover()  # we hold the lock: every staging folder is ours
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted() from None
+            raise
+        pool.shutdown(wait=True)
+    return results
+
+
+def _warn_namesakes(checks: list[Future[str | None]]) -> None:
+    for check in checks:
+        message = check.result()
+        if message:
+            console.warn(message)
+
+
+def _fetch(model: Model, session: Session, web: http.Client, settings: Settings) -> Entry:
+    cache = session.cache
+    with cache.staging() as staging:
+        dest = staging / "files"
+        dest.mkdir()
+        url = session.expand(model.req.url, model.req.line) if model.req.url else None
+        if url and url.startswith("file:"):
+            staged, sha256 = _copy_local(model, url, dest)
+        elif url:
+            got = web.download(url, dest, where=model.req.line.where)
+            staged, sha256 = got.path, got.sha256
+        else:
+            staged = _pip_download(model, staging, dest, session, settings)
+            sha256 = None
+        archive = _verified(model, staged, sha256)
+        filename = canonical_filename(staged.name, archive.name, archive.version)
+        if name_from_filename(staged.name) is None:
+            console.info(f"  {staged.name} carries no version; cached as {filename}")
+        entry = Entry(
+            filename, archive.name, archive.version, archive.sha256, staged.stat().st_size
+        )
+        cache.add(staged, entry, model.source())
+    console.info(f"  cached {entry.filename} ({_size(entry.size)})")
+    return entry
+
+
+def _pip_download(
+    model: Model, staging: Path, dest: Path, session: Session, settings: Settings
+) -> Path:
+    # The request goes to pip in a file, never on its command line. Its URLs carry no
+    # user-info: credentials reach pip through the context's netrc.
+    request = staging / "request.txt"
+    request.write_text(request_text(model, session), encoding="utf-8")
+    console.info(f"  downloading {model.shown}")
+    cmd = piptools.pip_download(
+        request,
+        dest,
+        resume_retries=settings.resume_retries if pip_resumes_downloads() else 0,
+        verbose=session.ctx.verbose,
+    )
+    # pip downloads into TMPDIR first: inside the staging folder, a killed run leaves nothing
+    # elsewhere, and the progress meter sees the bytes arrive.
+    session.ctx.run(
+        cmd,
+        what="pip download",
+        env={"TMPDIR": str(staging), "TEMP": str(staging), "TMP": str(staging)},
+        explain=functools.partial(diagnose.download_failure, model, session),
+    )
+    files = sorted(dest.iterdir())
+    if len(files) != 1:
+        raise PipmodelsError(
+            f"{model.req.line.where}: expected one archive for {model.shown}, got {len(files)}.",
+            "Make the requirement name a single package.",
+        )
+    return files[0]
+
+
+def request_text(model: Model, session: Session) -> str:
+    """The requirements file pip downloads one model from: its tree's options, with ``${VAR}``
+    expanded and user-info removed, then the requirement."""
+    lines = [session.portable_option(o) for o in model.options]
+    if find_links_only(model.options):
+        # A models file that names a find-links page and no index means "from that page": do not
+        # let pip also ask the public index, where impostors and 999.9.9 placeholders live.
+        lines.insert(0, "--no-index")
+    lines.append(f"{model.req.requirement} {model.req.options}".strip())
+    return "\n".join(lines) + "\n"
+
+
+def find_links_only(options: Sequence[Line]) -> bool:
+    flags = {split_option(o.text)[0] for o in options}
+    has_page = bool(flags & set(FIND_LINKS_OPTIONS))
+    return has_page and not flags & {*INDEX_OPTIONS, "--no-index"}
+
+
+def refuse_placeholder_name(model: Model) -> None:
+    """A spaCy pipeline named with nowhere to find it but the public index would resolve to a
+    placeholder: say so before anything is downloaded."""
+    flags = {split_option(o.text)[0] for o in model.options}
+    if model.req.url or flags & {*FIND_LINKS_OPTIONS, *INDEX_OPTIONS}:
+        return
+    if spacy_model_name(model.req.name):
+        raise PipmodelsError(diagnose.placeholder_message(model.req.line, model.req.name or ""))
+
+
+def _copy_local(model: Model, url: str, dest: Path) -> tuple[Path, str]:
+    path = local_path(url)
+    target = dest / path.name
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as source, target.open("xb") as copy:
+            while chunk := source.read(CHUNK):
+                copy.write(chunk)
+                digest.update(chunk)
+    except OSError as exc:
+        raise PipmodelsError(
+            f"{model.req.line.where}: cannot read {path}: {exc.strerror}.",
+            "Check the path; relative paths are read from the working directory or the "
+            "requirements file's folder.",
+        ) from None
+    return target, digest.hexdigest()
+
+
+def _verified(model: Model, path: Path, sha256: str | None) -> Archive:
+    archive = inspect(path, shown_as=f"The download for {model.shown} ({path.name})", sha256=sha256)
+    if model.req.name and archive.name != model.req.name:
+        raise PipmodelsError(
+            f"{model.req.line.where}: the line names {model.req.name}, but the file it points "
+            f"at holds {archive.name} {archive.version}. Nothing was added to the cache.",
+            f"Fix the name before '@' (to {archive.name}), or the URL.",
+        )
+    if not _hash_allowed(archive.sha256, model):
+        raise PipmodelsError(
+            f"{model.req.line.where}: the download for {model.shown} has sha256 "
+            f"{archive.sha256}, which is not the hash the line gives. Nothing was added to the "
+            "cache.",
+            "If the file changed on purpose, update the hash; otherwise do not trust the source.",
+        )
+    return archive
+
+
+def _check_conflicts(pins: Sequence[Pin]) -> None:
+    by_name: dict[str, Pin] = {}
+    for pin in pins:
+        other = by_name.setdefault(pin.entry.name, pin)
+        if other.entry.version != pin.entry.version:
+            raise PipmodelsError(
+                f"Two models pin {pin.entry.name} at different versions: {other.text} "
+                f"({other.model.req.line.where}) and {pin.text} ({pin.model.req.line.where}).",
+                "Keep one of the two lines.",
+            )
+
+
+@functools.cache
+def pip_resumes_downloads() -> bool:
+    """pip 25.1 added --resume-retries; older pips reject the option."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(importlib.metadata.version("pip")) >= Version("25.1")
+    except (importlib.metadata.PackageNotFoundError, InvalidVersion):
+        return False
+
+
+def _is_exact(model: Model) -> bool:
+    if model.req.is_direct:
+        return True
+    specs = list(_specifier(model))
+    return len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
+
+
+def _specifier(model: Model) -> SpecifierSet:
+    from packaging.requirements import Requirement
+
+    return Requirement(model.req.requirement).specifier
+
+
+def _hash_allowed(sha256: str, model: Model) -> bool:
+    """No hash given, or ours among them (``--hash`` options or a ``#sha256=`` fragment)."""
+    allowed = [h.lower().removeprefix("sha256:") for h in model.req.hashes]
+    if model.req.url and "#sha256=" in model.req.url:
+        allowed.append(model.req.url.rsplit("#sha256=", 1)[1][:64].lower())
+    return not allowed or sha256 in allowed
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"

@@ -1,0 +1,265 @@
+"""pipmodels' own HTTP requests: one policy for timeouts, retries, credentials and redaction.
+
+Used for model archives pipmodels fetches itself (direct references), for asking a host what
+went wrong after pip failed, and for the GitHub API. pip's own downloads keep pip's settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from pipmodels import __version__, console
+from pipmodels.credentials import Credential, Redactor, split_userinfo
+from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import is_archive_name, safe_filename
+
+if TYPE_CHECKING:
+    import requests
+
+CHUNK = 1 << 20
+# Set by Ctrl-C: downloads on worker threads stop at their next chunk.
+cancelled = threading.Event()
+
+
+@dataclass(frozen=True)
+class Policy:
+    connect_timeout: float = 15.0
+    read_timeout: float = 30.0  # seconds without a byte before a read gives up
+    retries: int = 3  # for connection errors and 5xx answers
+    backoff: float = 0.5
+    stall_seconds: float = 120.0  # a download slower than min_rate for this long is abandoned
+    min_rate: int = 1024  # bytes per second
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Policy:
+        """pip's own timeout and retries (``PIP_DEFAULT_TIMEOUT``, ``PIP_RETRIES``) apply too."""
+        policy = cls()
+        timeout = _number(environ.get("PIP_DEFAULT_TIMEOUT") or environ.get("PIP_TIMEOUT"))
+        retries = _number(environ.get("PIP_RETRIES"))
+        stall = _number(environ.get("PIPMODELS_STALL_SECONDS"))
+        return cls(
+            connect_timeout=timeout or policy.connect_timeout,
+            read_timeout=timeout or policy.read_timeout,
+            retries=int(retries) if retries is not None else policy.retries,
+            stall_seconds=stall or policy.stall_seconds,
+        )
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Client:
+    """Requests with one policy, credentials by host, and every URL shown redacted."""
+
+    policy: Policy
+    redactor: Redactor
+    credentials: Sequence[Credential] = ()
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        import requests
+
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"pipmodels/{__version__}"
+
+    def shown(self, url: str) -> str:
+        return self.redactor(url)
+
+    def auth_for(self, url: str) -> tuple[str, str] | None:
+        _stripped, cred = split_userinfo(url)
+        if cred is None:
+            host = (urlsplit(url).hostname or "").lower()
+            cred = next((c for c in self.credentials if c.host == host), None)
+        return (cred.login, cred.password) if cred else None
+
+    def send(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        method: str = "GET",
+        retry_when: Callable[[requests.Response], float | None] | None = None,
+    ) -> requests.Response:
+        """One request, retried on connection errors and 5xx answers as pip retries.
+
+        ``retry_when`` may ask for another try of an answer after a number of seconds.
+        """
+        import requests
+
+        stripped = split_userinfo(url)[0]
+        for attempt in range(self.policy.retries + 1):
+            last = attempt == self.policy.retries
+            if cancelled.is_set():
+                raise KeyboardInterrupt
+            try:
+                response = self.session.request(
+                    method,
+                    stripped,
+                    headers=dict(headers or {}),
+                    auth=self.auth_for(url),
+                    stream=stream,
+                    timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                    allow_redirects=True,
+                )
+            except requests.RequestException as exc:
+                if last:
+                    raise
+                self._wait(attempt, f"{type(exc).__name__} from {self.shown(url)}", None)
+                continue
+            console.debug(f"{method} {self.shown(url)} -> {response.status_code}")
+            asked = retry_when(response) if retry_when else None
+            if not last and (response.status_code >= 500 or asked is not None):
+                response.close()
+                why = f"HTTP {response.status_code} from {self.shown(url)}"
+                self._wait(attempt, why, asked)
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, attempt: int, why: str, asked: float | None) -> None:
+        delay = self.policy.backoff * 2**attempt * (1 + random.random() / 4)
+        if asked is not None:
+            delay = min(max(delay, asked), 60.0)
+        console.info(f"  {why}; retrying in {delay:.1f}s")
+        self.sleep(delay)
+
+    def problem(self, url: str) -> str | None:
+        """What is wrong with ``url`` from here, or None when it answers normally."""
+        import requests
+
+        try:
+            with self.send(url, stream=True) as response:
+                status = response.status_code
+        except requests.exceptions.SSLError:
+            return "the TLS certificate could not be verified"
+        except requests.exceptions.ConnectionError:
+            return "the host could not be reached"
+        except requests.exceptions.Timeout:
+            return "the host did not answer in time"
+        except requests.exceptions.RequestException as exc:
+            return f"the request failed ({type(exc).__name__})"
+        if status in (401, 403):
+            return f"the server refused the credentials (HTTP {status})"
+        if status == 404:
+            return "nothing was found (HTTP 404)"
+        if status >= 400:
+            return f"the server answered HTTP {status}"
+        return None
+
+    def download(self, url: str, dest: Path, *, where: str) -> Downloaded:
+        """Stream ``url`` into a file in ``dest``, hashing while writing; read each byte once."""
+        import requests
+
+        shown = self.shown(url)
+        try:
+            with self.send(url, stream=True) as response:
+                _check_status(response.status_code, shown, where, self.auth_for(url) is not None)
+                filename = archive_filename(url, response.headers, where=f"{where}: {shown}")
+                target = dest / filename
+                with target.open("xb") as stream:
+                    sha256, size = self._copy(response, stream, shown, where)
+        except requests.exceptions.RequestException as exc:
+            raise PipmodelsError(
+                f"{where}: downloading {shown} failed ({type(exc).__name__}).",
+                "Check the network and the URL, then run again.",
+            ) from None
+        return Downloaded(target, sha256, size)
+
+    def _copy(
+        self, response: requests.Response, stream: IO[bytes], shown: str, where: str
+    ) -> tuple[str, int]:
+        digest, size = hashlib.sha256(), 0
+        for chunk in _watched(response.iter_content(CHUNK), self.policy, shown, where):
+            stream.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    path: Path
+    sha256: str
+    size: int
+
+
+def _watched(chunks: Iterator[bytes], policy: Policy, shown: str, where: str) -> Iterator[bytes]:
+    """``chunks``, stopped on Ctrl-C and when the server trickles slower than the stall limit."""
+    window_start, window_bytes = time.monotonic(), 0
+    for chunk in chunks:
+        if cancelled.is_set():
+            raise KeyboardInterrupt
+        yield chunk
+        window_bytes += len(chunk)
+        elapsed = time.monotonic() - window_start
+        if elapsed >= policy.stall_seconds:
+            if window_bytes < policy.min_rate * elapsed:
+                raise PipmodelsError(
+                    f"{where}: {shown} sent only {window_bytes} bytes in {elapsed:.0f}s; "
+                    "pipmodels gave up on it. Nothing was added to the cache.",
+                    "Try again later, or from a faster network.",
+                )
+            window_start, window_bytes = time.monotonic(), 0
+
+
+def _check_status(status: int, shown: str, where: str, had_credentials: bool) -> None:
+    if status in (401, 403):
+        what = "refused the credentials" if had_credentials else "asks for credentials"
+        raise PipmodelsError(
+            f"{where}: the server {what} for {shown} (HTTP {status}).",
+            "Check the key in the URL or its ${VAR}, then run again."
+            if had_credentials
+            else "Add the key to the URL (https://${KEY}@host/...) or to your netrc file.",
+        )
+    if status != 200:
+        raise PipmodelsError(
+            f"{where}: {shown} answered HTTP {status}.", "Check the URL in a browser."
+        )
+
+
+def archive_filename(url: str, headers: Mapping[str, str], *, where: str) -> str:
+    """The archive's name: the URL's last path segment, else Content-Disposition; made safe."""
+    from_url = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    if is_archive_name(from_url):
+        return safe_filename(from_url, what=where)
+    disposition = _disposition_filename(headers.get("Content-Disposition", ""))
+    if disposition:
+        return safe_filename(disposition, what=f"{where} (Content-Disposition)")
+    return safe_filename(from_url, what=where)
+
+
+def _disposition_filename(header: str) -> str | None:
+    from email.message import Message
+
+    if not header:
+        return None
+    message = Message()
+    message["content-disposition"] = header
+    name = message.get_filename()
+    return unquote(name) if name else None
+
+
+@contextmanager
+def client(
+    environ: Mapping[str, str], redactor: Redactor, creds: Sequence[Credential]
+) -> Iterator[Client]:
+    http = Client(Policy.from_environment(environ), redactor, creds)
+    try:
+        yield http
+    finally:
+        http.session.close()

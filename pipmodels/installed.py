@@ -1,0 +1,116 @@
+"""What is installed in the environment being synced, and whether it is safe to sync.
+
+One look at the target interpreter (in this process when it is our own, else one child) gives
+its import path, whether it is a virtual environment, and its distributions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pipmodels import piptools
+from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import canonical_name
+
+if TYPE_CHECKING:
+    from pipmodels.context import Context
+
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+@dataclass(frozen=True)
+class Installed:
+    version: str
+    requires: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    """An interpreter's environment as pip-sync will see it."""
+
+    python: str | None  # None: the interpreter running pipmodels
+    search_path: list[str]
+    is_virtual: bool
+    packages: dict[str, Installed]
+
+    @property
+    def shown(self) -> str:
+        return self.python or "this environment"
+
+
+def describe(python: str | None, ctx: Context) -> Target:
+    if python is None or python == sys.executable:
+        import importlib.metadata as md
+
+        raw: dict[str, Any] = {
+            "path": sys.path,
+            "prefix": sys.prefix,
+            "base_prefix": sys.base_prefix,
+            "distributions": {
+                d.metadata["Name"]: [d.version, d.requires or []]
+                for d in md.distributions()
+                if d.metadata["Name"]
+            },
+        }
+    else:
+        result = ctx.run(
+            piptools.describe_python(python),
+            what=f"Asking {python} what it has installed",
+            hint="Check that --python-executable names a working Python.",
+        )
+        raw = json.loads(result.output.strip().splitlines()[-1])
+    packages = {
+        canonical_name(k): Installed(v[0], tuple(v[1])) for k, v in raw["distributions"].items()
+    }
+    folders = [e for e in raw["path"] if e and os.path.isdir(e)]
+    return Target(python, folders, raw["prefix"] != raw["base_prefix"], packages)
+
+
+def refuse_system_python(target: Target, allowed: bool) -> None:
+    """pip-sync removes every package that requirements.txt does not list: in a Python that is
+    not a virtual environment that means the system's own packages."""
+    if target.is_virtual or allowed:
+        return
+    raise PipmodelsError(
+        f"{target.shown} is not a virtual environment: syncing it would uninstall every package "
+        f"requirements.txt does not list ({len(target.packages)} installed there now).",
+        "Create a virtual environment (python -m venv .venv) and sync that, or pass "
+        "--allow-system if you really mean to sync this Python.",
+    )
+
+
+def closure(root: str, packages: Mapping[str, Installed]) -> dict[str, str]:
+    """``root`` and what it needs, as installed: {canonical name: version}."""
+    found: dict[str, str] = {}
+    todo = [canonical_name(root)]
+    while todo:
+        name = todo.pop()
+        if name in found or name not in packages:
+            continue
+        found[name] = packages[name].version
+        for requirement in packages[name].requires:
+            if "extra ==" in requirement:
+                continue
+            match = _REQUIREMENT_NAME.match(requirement)
+            if match:
+                todo.append(canonical_name(match.group(1)))
+    return found
+
+
+def distribution_folders(folders: list[str]) -> list[str]:
+    """Every ``*.dist-info`` and ``*.egg-info`` in ``folders``: their names carry name and
+    version, so listing them is a cheap way to see a package added, removed or changed."""
+    found = []
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            names = ["<unreadable>"]
+        found += [f"{folder}/{n}" for n in names if n.endswith((".dist-info", ".egg-info"))]
+    return sorted(found)

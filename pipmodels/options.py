@@ -1,0 +1,135 @@
+"""One run's settings: what the user asked for on the command line, over ``[tool.pipmodels]``,
+over the defaults. Plain values only; nothing here reads the inputs or the network."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipmodels.cache import DEFAULT_DIRNAME
+
+DEFAULT_SOURCE = Path("requirements.in")
+
+
+@dataclass(frozen=True)
+class Options:
+    sources: tuple[Path, ...] = (DEFAULT_SOURCE,)
+    models_files: tuple[Path, ...] = ()
+    cache_dir: Path | None = None
+    output: Path | None = None
+    hashes: bool = True
+    env_file: Path | None = None
+    jobs: int = 4
+    upgrade: bool = False
+    python_executable: str | None = None
+    allow_system: bool = False
+    compile_args: tuple[str, ...] = ()
+    sync_args: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def output_path(self) -> Path:
+        if self.output is not None:
+            return self.output
+        first = self.sources[0]
+        return (
+            first.with_suffix(".txt")
+            if first.suffix == ".in"
+            else first.parent / "requirements.txt"
+        )
+
+    @property
+    def cache_path(self) -> Path:
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return self.sources[0].parent / DEFAULT_DIRNAME
+
+    @property
+    def env_file_path(self) -> Path | None:
+        """``--env-file``, else a ``.env`` beside the first input when one exists."""
+        if self.env_file is not None:
+            return self.env_file
+        beside = self.sources[0].parent / ".env"
+        return beside if beside.is_file() else None
+
+    @property
+    def header_command(self) -> str:
+        """The command pip-compile's header names for regenerating requirements.txt."""
+        words = ["pipmodels", "compile"]
+        for path in self.models_files:
+            words += ["-m", str(path)]
+        if not self.hashes:
+            words.append("--no-generate-hashes")
+        if self.output is not None:
+            words += ["-o", str(self.output)]
+        if self.sources != (DEFAULT_SOURCE,):
+            words += [str(s) for s in self.sources]
+        return shlex.join(words)
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The values a download, compile or sync command line can carry; None: not given."""
+
+    sources: tuple[Path, ...] = ()
+    models_files: tuple[Path, ...] = ()
+    cache_dir: Path | None = None
+    env_file: Path | None = None
+    jobs: int | None = None
+    upgrade: bool = False
+    output: Path | None = None
+    hashes: bool | None = None
+    upgrade_packages: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    resolver: str | None = None
+    pip_args: str | None = None
+    dry_run: bool = False
+    python_executable: str | None = None
+    allow_system: bool = False
+
+
+def resolve(given: CommandLine, project: dict[str, object]) -> Options:
+    """Command-line values over [tool.pipmodels] (``project``, from config.load) over defaults."""
+    compile_args = [
+        *_strings(project.get("pip-compile-args")),
+        *(["--upgrade"] if given.upgrade else []),
+    ]
+    for package in given.upgrade_packages:
+        compile_args += ["--upgrade-package", package]
+    for extra in given.extras:
+        compile_args += ["--extra", extra]
+    if given.resolver:
+        compile_args.append(f"--resolver={given.resolver}")
+    sync_args = _strings(project.get("pip-sync-args"))
+    if given.pip_args:
+        compile_args += ["--pip-args", given.pip_args]
+        sync_args += ["--pip-args", given.pip_args]
+    hashes = project.get("generate-hashes", True) if given.hashes is None else given.hashes
+    return Options(
+        sources=given.sources or tuple(_paths(project.get("sources"))) or (DEFAULT_SOURCE,),
+        models_files=given.models_files or tuple(_paths(project.get("models"))),
+        cache_dir=given.cache_dir or _path(project.get("cache-dir")),
+        output=given.output,
+        hashes=bool(hashes),
+        env_file=given.env_file or _path(project.get("env-file")),
+        jobs=given.jobs or int(project.get("jobs", 4)),  # type: ignore[call-overload]
+        upgrade=given.upgrade,
+        python_executable=given.python_executable,
+        allow_system=given.allow_system,
+        compile_args=tuple(compile_args),
+        sync_args=tuple(sync_args),
+        dry_run=given.dry_run,
+    )
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _paths(value: object) -> list[Path]:
+    return [Path(v) for v in value] if isinstance(value, list) else []
+
+
+def _path(value: object) -> Path | None:
+    return Path(value) if isinstance(value, (str, Path)) else None
