@@ -41,7 +41,7 @@ def sync_environment(
         verb = "would install" if dry_run else "installed"
         console.info(f"  {verb}: {', '.join(report.installed)}")
     if not report.changes:
-        console.info("  nothing to install or remove")
+        console.info("  Everything up-to-date")
     return report
 
 

@@ -242,3 +242,10 @@ def index(server: Server, tmp_path: Path) -> str:
         build_wheel(dist, "helperlib", "1.0.0"),
     ]
     return server.add_index(archives)
+
+
+def requirements_body(text: str) -> str:
+    """requirements.txt without its header of comment lines."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    return "".join(lines[start:])

@@ -65,7 +65,7 @@ def test_the_cached_file_wins_over_the_index(
 
     # A second sync, the no-op record aside, reinstalls nothing.
     installed_at = venv.installed_times()
-    (project.root / ".pipmodels-cache" / ".pipmodels" / "synced").rename(tmp_path / "old")
+    (tmp_path / "pipmodels-state" / "synced").rename(tmp_path / "old")
     again = project.pipmodels(*args, *([] if hashes else ["--no-generate-hashes"]))
     assert "Everything up-to-date" in again.stderr
     assert venv.installed_times() == installed_at

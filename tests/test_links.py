@@ -469,7 +469,9 @@ def fill_cache(root: Path, wheels: list[Path]) -> Cache:
         copy = cache.state / wheel.name
         shutil.copy(wheel, copy)
         archive = inspect(copy)
-        entry = Entry(wheel.name, archive.name, archive.version, archive.sha256, copy.stat().st_size)
+        entry = Entry(
+            wheel.name, archive.name, archive.version, archive.sha256, copy.stat().st_size
+        )
         cache.add(copy, entry, None)
     return cache
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import build_wheel, sha256
-from tests.conftest import SECRET, Project, Venv
+from tests.conftest import SECRET, Project, Venv, requirements_body
 from tests.servers import Server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,8 +57,6 @@ def expected_requirements(world: World, project: Project, index_files: Path) -> 
 #
 {digest_line}
 #
---index-url {world.index}
-
 en-core-web-sm==3.8.0 \\
     --hash=sha256:{sha256(world.model)}
     # via -r requirements.in
@@ -104,7 +102,7 @@ def test_cold_then_warm_sync(
     assert warm.stderr.strip().startswith("Up to date")
 
     # Without the no-op record, the full path still fetches no model byte and reinstalls nothing.
-    shutil.rmtree(project.root / ".pipmodels-cache" / ".pipmodels" / "synced")
+    shutil.rmtree(tmp_path / "pipmodels-state" / "synced")
     server.reset_counts()
     full = project.pipmodels(*args)
     assert server.bytes_of(world.model.name) == 0
@@ -161,7 +159,7 @@ def test_direct_references_in_nested_files(
 
     project.pipmodels("compile", "--no-generate-hashes")
 
-    body = (project.root / "requirements.txt").read_text().split(f"--index-url {index}\n\n")[1]
+    body = requirements_body((project.root / "requirements.txt").read_text())
     assert body == (
         "de-core-news-sm==3.8.0\n"
         "    # via -r models/nlp.in\n"
