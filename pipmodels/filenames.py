@@ -40,7 +40,7 @@ def safe_filename(raw: str, *, what: str) -> str:
     Windows forbids, names made of dots, reserved device names and over-long names are refused
     rather than repaired: a server that sends such a name is not serving a package archive.
     """
-    name = raw.strip()
+    name = raw
     problem = None
     if not name or set(name) <= {"."}:
         problem = "it is empty"
