@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from pipmodels import pipconfig, pipoutput
-from pipmodels.credentials import env_var_names, strip_userinfo
+from pipmodels.credentials import env_var_names
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import name_from_filename
 from pipmodels.inputs import LOCATION_OPTIONS, Model
@@ -76,7 +76,7 @@ def _location_problem(model: Model, session: Session, web: Client) -> PipmodelsE
             variables = env_var_names(value)
             check = f"Check {', '.join(variables)}" if variables else "Check the URL and its key"
             return PipmodelsError(
-                f"{model.req.line.where}: {problem} at {web.shown(strip_userinfo(url))} "
+                f"{model.req.line.where}: {problem} at {web.shown(url)} "
                 f"({option.where}).",
                 f"{check} (in your environment or .env file), then run again.",
             )

@@ -240,8 +240,8 @@ def _verified(model: Model, path: Path, sha256: str | None) -> Archive:
     if not _hash_allowed(archive.sha256, model):
         raise PipmodelsError(
             f"{model.req.line.where}: the download for {model.shown} has sha256 "
-            f"{archive.sha256}, which is not the hash the line gives. Nothing was added to the "
-            "cache.",
+            f"{archive.sha256}, which does not match the hash the line gives. Nothing was added "
+            "to the cache.",
             "If the file changed on purpose, update the hash; otherwise do not trust the source.",
         )
     return archive

@@ -167,7 +167,7 @@ def test_missing_package_on_private_page(
     run = project.pipmodels("download", "-m", "models.txt", *verbose, check=False)
 
     assert run.returncode == 1
-    assert "no package matching prodigy==9.9 was found" in run.stderr
+    assert "no wheel matching prodigy==9.9 was found" in run.stderr
     assert SECRET not in run.output
     assert project.files_containing(SECRET) == []
 
@@ -253,6 +253,7 @@ def test_interrupted_download_converges(
         ".gitignore",
         ".pipmodels",
         ".pipmodels/lock",
+        ".pipmodels/lock.owner",
         ".pipmodels/manifest.json",
         "en_big-1.0.0-py3-none-any.whl",
         "index.html",

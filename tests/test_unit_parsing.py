@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from pipmodels import piptools, pipoutput
+from pipmodels import pipoutput, piptools
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_filename, safe_filename
 from pipmodels.http import archive_filename
@@ -80,7 +80,8 @@ def test_canonical_filename_names_hugging_face_wheels_by_their_metadata() -> Non
 def test_logical_lines_as_pip_reads_them(tmp_path: Path) -> None:
     path = tmp_path / "r.txt"
     path.write_bytes(
-        "\ufeff# comment\r\nspacy>=3.8  # trailing\r\n-f https://h \\\r\n  \r\nen @ x.whl\r\n".encode()
+        "\ufeff# comment\r\nspacy>=3.8  # trailing\r\n-f https://h \\\r\n  \r\n"
+        "en @ x.whl\r\n".encode()
     )
     assert [(line.number, line.text) for line in logical_lines(path)] == [
         (2, "spacy>=3.8"),
