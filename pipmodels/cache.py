@@ -53,9 +53,13 @@ class Entry:
 
 
 class Cache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lock_dir: Path | None = None) -> None:
         self.root = root.absolute()
         self.state = self.root / STATE_DIR
+        # The lock and the name of its holder change with every run: kept outside the folder
+        # users publish (see statedir), so that the folder changes only when its files do.
+        name = hashlib.sha256(str(self.root).encode()).hexdigest()[:24]
+        self.lock_path = (lock_dir or self.state) / f"{name}.lock"
         # Downloads finish on worker threads; the manifest's read-modify-write must not interleave.
         self._manifest_lock = threading.Lock()
         self._verified: dict[tuple[str, int, int, int], bool] = {}
@@ -99,8 +103,9 @@ class Cache:
         """Hold the cache for this run; concurrent runs (make -j, CI jobs) wait their turn."""
         from filelock import FileLock, Timeout
 
-        lock = FileLock(str(self.state / "lock"))
-        owner = self.state / "lock.owner"
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.lock_path))
+        owner = self.lock_path.with_suffix(".owner")
         try:
             lock.acquire(timeout=0.2)
         except Timeout:
@@ -132,7 +137,7 @@ class Cache:
             return
         from filelock import FileLock, Timeout
 
-        lock = FileLock(str(self.state / "lock"))
+        lock = FileLock(str(self.lock_path))
         with contextlib.suppress(Timeout, OSError), lock.acquire(timeout=0):
             self.recover()
 

@@ -44,9 +44,20 @@ def expand(text: str, environ: Mapping[str, str]) -> str:
     return ENV_VAR.sub(lambda m: environ.get(m.group("name"), m.group(0)), text)
 
 
+# User-info made of ${VAR} references only names variables: showing it helps and reveals nothing.
+_NAMES_ONLY = re.compile(r"^(\$\{[A-Z0-9_]+\})?(:(\$\{[A-Z0-9_]+\})?)?$")
+
+
 def redact_url(text: str) -> str:
-    """``https://KEY:@host/x`` -> ``https://****@host/x``, whatever form the user-info takes."""
-    return URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+    """``https://KEY:@host/x`` -> ``https://****@host/x``, whatever form the user-info takes;
+    ``https://${KEY}@host`` stays as written."""
+
+    def mask(match: re.Match[str]) -> str:
+        if _NAMES_ONLY.match(match.group("userinfo")):
+            return match.group(0)
+        return f"{match.group('scheme')}{MASK}@"
+
+    return URL_USERINFO.sub(mask, text)
 
 
 @dataclass(frozen=True)
@@ -90,8 +101,8 @@ def require_userinfo_only(raw: str, where: str) -> None:
         raise PipmodelsError(
             f"{where}: ${{{names[0]}}} is in the URL's host, path or query, where pipmodels "
             "cannot keep it off pip's command line and out of requirements.txt.",
-            "Put the key in the user-info instead (https://${KEY}@host/path or "
-            "https://user:${KEY}@host/path), or in your netrc file, and run again.",
+            "Put the key in the user-info instead (https://${KEY}@host/path, or "
+            "https://USER:${KEY}@host/path), or in your netrc file, and run again.",
         )
 
 

@@ -76,8 +76,7 @@ def _location_problem(model: Model, session: Session, web: Client) -> PipmodelsE
             variables = env_var_names(value)
             check = f"Check {', '.join(variables)}" if variables else "Check the URL and its key"
             return PipmodelsError(
-                f"{model.req.line.where}: {problem} at {web.shown(url)} "
-                f"({option.where}).",
+                f"{model.req.line.where}: {problem} at {web.shown(url)} ({option.where}).",
                 f"{check} (in your environment or .env file), then run again.",
             )
     return None

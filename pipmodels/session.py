@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipmodels import statedir
 from pipmodels.cache import Cache
 from pipmodels.context import Context
 from pipmodels.credentials import (
@@ -28,7 +29,7 @@ from pipmodels.inputs import (
     gather,
     location_credentials,
 )
-from pipmodels.options import Options
+from pipmodels.options import DEFAULT_SOURCE, Options
 from pipmodels.reqfile import URL_START, Line, split_option
 
 
@@ -54,7 +55,10 @@ class Session:
 
     @classmethod
     def load(cls, options: Options) -> Session:
-        inputs = gather(list(options.sources), list(options.models_files))
+        sources = list(options.sources)
+        if options.models_files and sources == [DEFAULT_SOURCE] and not DEFAULT_SOURCE.exists():
+            sources = []  # `pipmodels download -m models.txt` needs no requirements.in
+        inputs = gather(sources, list(options.models_files))
         env_file = options.env_file_path
         env_values = load_env_file(env_file) if env_file is not None else {}
         environ = child_environment(env_values)
@@ -66,7 +70,7 @@ class Session:
                 redactor.add_urls(expand(line.text, environ))
         credentials = location_credentials(inputs.files, environ, env_file)
         ctx = Context.create(environ, redactor, credentials)
-        cache = Cache(options.cache_path)
+        cache = Cache(options.cache_path, statedir.state_home(environ) / "locks")
         cache.ensure()
         return cls(options, inputs, cache, ctx, env_file)
 

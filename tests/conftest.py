@@ -52,6 +52,7 @@ class CommandLineSpy:
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
+        self.needles = [n.encode() for n in secret_forms(secret)]
         self.leaks: set[str] = set()
         self.commands: set[str] = set()
         self.seen = 0
@@ -65,13 +66,14 @@ class CommandLineSpy:
                     continue
                 try:
                     with open(f"/proc/{entry.name}/cmdline", "rb") as stream:
-                        cmdline = stream.read().replace(b"\0", b" ").decode(errors="replace")
+                        raw = stream.read().replace(b"\0", b" ")
                 except OSError:
                     continue
+                cmdline = raw.decode(errors="replace")
                 if "pip" in cmdline:
                     self.seen += 1
                     self.commands.add(cmdline)
-                if self.secret in cmdline:
+                if any(needle in raw for needle in self.needles):
                     self.leaks.add(cmdline)
             self._stop.wait(0.005)
 
@@ -136,12 +138,27 @@ class Project:
         return files_containing(needle, root or self.root)
 
 
+def secret_forms(secret: str) -> list[str]:
+    """The secret as it could appear anywhere: as is, percent-encoded, and in the base64 of a
+    basic-auth header (as the user name with no password, or as the password)."""
+    import base64
+    from urllib.parse import quote
+
+    forms = {secret, quote(secret, safe="")}
+    for pair in (f"{secret}:", f"user:{secret}", f"__token__:{secret}"):
+        forms.add(base64.b64encode(pair.encode()).decode())
+    return sorted(forms)
+
+
 def files_containing(needle: str, root: Path) -> list[Path]:
+    """Files under ``root`` whose name or content holds ``needle`` in any of its forms."""
+    forms = [f.encode() for f in secret_forms(needle)]
     hits = []
     for path in root.rglob("*"):
         if path.is_symlink():
             continue
-        if needle in path.name or (path.is_file() and needle.encode() in path.read_bytes()):
+        data = path.read_bytes() if path.is_file() else b""
+        if any(f.decode() in path.name or f in data for f in forms):
             hits.append(path)
     return hits
 

@@ -141,15 +141,9 @@ class Server(LocalHost):
 
     def add_find_links_page(self, prefix: str, key: str, archives: list[Path]) -> str:
         """A find-links page and its files behind basic auth with the key as user-info."""
-        expected = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
 
         def guarded(body: bytes, content_type: str) -> Handler:
-            def handle(request: Request) -> Response:
-                if request.headers.get("authorization") != expected:
-                    return Response(401, b"bad key", {"WWW-Authenticate": 'Basic realm="x"'})
-                return Response(200, body, {"Content-Type": content_type})
-
-            return handle
+            return basic_auth(f"{key}:", body, content_type)
 
         links = "".join(
             f'<a href="files/{html.escape(a.name)}">{html.escape(a.name)}</a><br>\n'
@@ -165,9 +159,23 @@ class Server(LocalHost):
             )
         return self.url + prefix + "/"
 
-    def add_index(self, archives: list[Path], *, hashes: bool = True) -> str:
-        """A PEP 503 simple index of ``archives``, with sha256 fragments unless not ``hashes``."""
+    def add_index(
+        self,
+        archives: list[Path],
+        *,
+        hashes: bool = True,
+        prefix: str = "",
+        auth: str | None = None,
+    ) -> str:
+        """A PEP 503 simple index of ``archives`` under ``prefix``, with sha256 fragments unless
+        not ``hashes``, behind basic auth when ``auth`` ("user:password") is given."""
         from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+        def route(path: str, body: bytes, content_type: str) -> None:
+            if auth is None:
+                self.add_file(path, body, **{"Content-Type": content_type})
+            else:
+                self.routes[path] = basic_auth(auth, body, content_type)
 
         projects: dict[str, list[Path]] = {}
         for archive in archives:
@@ -176,25 +184,38 @@ class Server(LocalHost):
             else:
                 name = parse_sdist_filename(archive.name)[0]
             projects.setdefault(canonicalize_name(name), []).append(archive)
-            self.archives[f"/packages/{archive.name}"] = archive.name
-            self.add_file(f"/packages/{archive.name}", archive.read_bytes())
+            self.archives[f"{prefix}/packages/{archive.name}"] = archive.name
+            route(f"{prefix}/packages/{archive.name}", archive.read_bytes(), "application/zip")
         for project, files in projects.items():
             links = "".join(
-                f'<a href="/packages/{f.name}{_fragment(f) if hashes else ""}">{f.name}</a><br>\n'
+                f'<a href="{prefix}/packages/{f.name}{_fragment(f) if hashes else ""}">'
+                f"{f.name}</a><br>\n"
                 for f in files
             )
-            self.add_file(
-                f"/simple/{project}/",
+            route(
+                f"{prefix}/simple/{project}/",
                 f"<html><body>\n{links}</body></html>".encode(),
-                **{"Content-Type": "text/html"},
+                "text/html",
             )
-        roots = "".join(f'<a href="/simple/{p}/">{p}</a><br>\n' for p in projects)
-        self.add_file("/simple/", f"<html><body>{roots}</body></html>".encode())
-        return self.url + "/simple/"
+        roots = "".join(f'<a href="{prefix}/simple/{p}/">{p}</a><br>\n' for p in projects)
+        route(f"{prefix}/simple/", f"<html><body>{roots}</body></html>".encode(), "text/html")
+        return self.url + prefix + "/simple/"
 
     def bytes_of(self, filename: str) -> int:
         """Bytes served of the archive ``filename``, whichever URLs served it."""
         return sum(n for path, n in self.bytes_sent.items() if self.archives.get(path) == filename)
+
+
+def basic_auth(userinfo: str, body: bytes, content_type: str) -> Handler:
+    """A handler that serves ``body`` only to requests carrying ``userinfo`` as basic auth."""
+    expected = "Basic " + base64.b64encode(userinfo.encode()).decode()
+
+    def handle(request: Request) -> Response:
+        if request.headers.get("authorization") != expected:
+            return Response(401, b"bad key", {"WWW-Authenticate": 'Basic realm="x"'})
+        return Response(200, body, {"Content-Type": content_type})
+
+    return handle
 
 
 def _fragment(archive: Path) -> str:

@@ -252,8 +252,6 @@ def test_interrupted_download_converges(
     assert names == [
         ".gitignore",
         ".pipmodels",
-        ".pipmodels/lock",
-        ".pipmodels/lock.owner",
         ".pipmodels/manifest.json",
         "en_big-1.0.0-py3-none-any.whl",
         "index.html",
