@@ -16,6 +16,8 @@ from tests.builders import build_wheel
 from tests.conftest import SECRET, Project
 from tests.servers import Response, Server
 
+pytestmark = pytest.mark.slow
+
 WRONG_KEY = "wrong-key-0d9e8f7a"
 
 

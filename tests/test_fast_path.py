@@ -12,6 +12,8 @@ from tests.builders import build_wheel
 from tests.conftest import CommandLineSpy, Project, Venv
 from tests.servers import Server
 
+pytestmark = pytest.mark.slow
+
 UP_TO_DATE = "Up to date: nothing changed since the last sync"
 
 

@@ -10,6 +10,8 @@ from tests.builders import build_sdist, build_wheel, sha256
 from tests.conftest import SECRET, Project, Venv
 from tests.servers import Server
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("hashes", [True, False], ids=["hashes", "no-hashes"])
 @pytest.mark.parametrize("index_hashes", [True, False], ids=["index-hashes", "no-index-hashes"])

@@ -18,6 +18,7 @@ def demo(project: Project, index: str, tmp_path: Path) -> Path:
     return model
 
 
+@pytest.mark.slow
 def test_check_names_what_differs_and_writes_nothing(demo: Path, project: Project) -> None:
     missing = project.pipmodels("compile", "--check", check=False)
     assert missing.returncode == 1
@@ -42,6 +43,7 @@ def test_check_names_what_differs_and_writes_nothing(demo: Path, project: Projec
     assert (project.root / "requirements.txt").read_text() == before
 
 
+@pytest.mark.slow
 def test_sync_check_and_dry_run_change_nothing(demo: Project, project: Project, venv: Venv) -> None:
     project.pipmodels("compile")
     run = project.pipmodels("sync", "--check", "--python-executable", venv.python, check=False)
@@ -54,12 +56,14 @@ def test_sync_check_and_dry_run_change_nothing(demo: Project, project: Project, 
     assert project.pipmodels("sync", "--check", "--python-executable", venv.python).returncode == 0
 
 
+@pytest.mark.slow
 def test_compile_dry_run_prints_instead_of_writing(demo: Path, project: Project) -> None:
     run = project.pipmodels("compile", "--dry-run", "--no-generate-hashes")
     assert "en-demo==1.0.0\n" in run.stdout
     assert not (project.root / "requirements.txt").exists()
 
 
+@pytest.mark.slow
 def test_pyproject_settings_and_command_line_override(
     demo: Path, project: Project, tmp_path: Path
 ) -> None:
@@ -86,6 +90,7 @@ def test_unknown_pyproject_setting_is_an_error(demo: Path, project: Project) -> 
     assert "[tool.pipmodels] has no setting 'cache_dir'" in run.stderr
 
 
+@pytest.mark.slow
 def test_upgrade_package_passes_through(demo: Path, project: Project) -> None:
     project.write(
         "requirements.in",
@@ -103,6 +108,7 @@ def test_help_shows_an_example(project: Project) -> None:
         assert "Example" in project.pipmodels(command, "--help").stdout
 
 
+@pytest.mark.slow
 def test_pyproject_as_an_input(project: Project, index: str, tmp_path: Path) -> None:
     model = build_wheel(tmp_path / "m", "en_demo", "1.0.0")
     project.write(
@@ -124,6 +130,7 @@ def test_pyproject_as_an_input(project: Project, index: str, tmp_path: Path) -> 
     )
 
 
+@pytest.mark.slow
 def test_the_users_pip_configuration_is_respected(
     project: Project, index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.builders import build_wheel
 from tests.conftest import Project
 from tests.servers import Server
+
+pytestmark = pytest.mark.slow
 
 
 def test_progress_on_a_terminal_only(server: Server, project: Project, tmp_path: Path) -> None:

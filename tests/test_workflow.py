@@ -13,6 +13,8 @@ from tests.builders import build_wheel, sha256
 from tests.conftest import SECRET, Project, Venv, requirements_body
 from tests.servers import Server
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_SIZE = 300_000
 
