@@ -63,7 +63,6 @@ def compile_requirements(session: Session, pins: Sequence[Pin], *, write: bool =
     """Compile and, with ``write``, replace the output file; return the new text either way."""
     options, cache = session.options, session.cache
     output_file = options.output_path
-    _check_writable(output_file, write)
     cache.ensure_page()
     with session.ctx.scratch("compile-") as tmp:
         mirror = _Mirror(tmp)
@@ -107,19 +106,6 @@ def compile_requirements(session: Session, pins: Sequence[Pin], *, write: bool =
     if write and _current_text(output_file) != text:
         _write(output_file, text)  # unchanged content keeps its mtime, for make
     return text
-
-
-def _check_writable(output: Path, write: bool) -> None:
-    problem = None
-    if output.is_dir():
-        problem = "is a folder"
-    elif write and not output.parent.is_dir():
-        problem = "is in a folder that does not exist"
-    if problem:
-        raise PipmodelsError(
-            f"The output file {output} {problem}.",
-            "Give -o a file path in an existing folder.",
-        )
 
 
 def _write(output: Path, text: str) -> None:

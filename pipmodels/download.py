@@ -52,9 +52,11 @@ def download(session: Session) -> list[Pin]:
     """Make sure every model is in the cache and return its pin, downloading what is missing."""
     options = session.options
     settings = Settings(jobs=options.jobs, refresh=options.upgrade)
+    session.warn_about_exposed_credentials()
     models = session.inputs.models(session.ctx.base_environ)
     for model in models:
         refuse_placeholder_name(model)
+    session.cache.ensure()
     with session.cache.locked():
         return fill(models, session, settings)
 

@@ -184,11 +184,22 @@ class Client:
         self, response: requests.Response, stream: IO[bytes], shown: str, where: str
     ) -> tuple[str, int]:
         digest, size = hashlib.sha256(), 0
-        for chunk in _watched(response.iter_content(CHUNK), self.policy, shown, where):
+        for chunk in _watched(_chunks(response), self.policy, shown, where):
             stream.write(chunk)
             digest.update(chunk)
             size += len(chunk)
         return digest.hexdigest(), size
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: a chunk is whatever the socket has (up to CHUNK), so that a
+    trickling server is measured as it trickles rather than after a whole chunk."""
+    raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 2
+        while chunk := raw.read1(CHUNK, decode_content=True):
+            yield chunk
+    else:  # pragma: no cover - urllib3 1
+        yield from response.iter_content(1 << 16)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pipmodels.credentials import (
     load_env_file,
     strip_userinfo,
 )
+from pipmodels.errors import PipmodelsError
 from pipmodels.inputs import (
     FIND_LINKS_OPTIONS,
     LOCATION_OPTIONS,
@@ -31,6 +32,20 @@ from pipmodels.inputs import (
 )
 from pipmodels.options import DEFAULT_SOURCE, Options
 from pipmodels.reqfile import URL_START, Line, split_option
+
+
+def check_output_path(output: Path) -> None:
+    """Refuse an output path that cannot be written before any work is done."""
+    problem = None
+    if output.is_dir():
+        problem = "is a folder"
+    elif not output.parent.is_dir():
+        problem = "is in a folder that does not exist"
+    if problem:
+        raise PipmodelsError(
+            f"The output file {output} {problem}.",
+            "Give -o a file path in an existing folder.",
+        )
 
 
 @dataclass
@@ -70,8 +85,8 @@ class Session:
                 redactor.add_urls(expand(line.text, environ))
         credentials = location_credentials(inputs.files, environ, env_file)
         ctx = Context.create(environ, redactor, credentials)
+        check_output_path(options.output_path)
         cache = Cache(options.cache_path, statedir.state_home(environ) / "locks")
-        cache.ensure()
         return cls(options, inputs, cache, ctx, env_file)
 
     def expand(self, text: str, line: Line) -> str:
@@ -101,3 +116,39 @@ class Session:
                 if split_option(line.text)[0] in FIND_LINKS_OPTIONS:
                     pages.append(split_option(self.portable_option(line))[1])
         return pages
+
+    def warn_about_exposed_credentials(self) -> None:
+        """Advice, never an error: a .env that git would commit, a key written out in a file."""
+        from pipmodels import console
+        from pipmodels.credentials import URL_USERINFO, redact_url
+
+        for parsed in self.inputs.files:
+            for line in parsed.lines:
+                if any(
+                    redact_url(m.group(0)) != m.group(0) for m in URL_USERINFO.finditer(line.text)
+                ):
+                    console.warn(
+                        f"{line.where} holds a credential written out; write it as ${{VAR}} "
+                        "(https://${PRODIGY_KEY}@host) and keep the value in the environment or "
+                        "a git-ignored .env."
+                    )
+        if self.env_file is not None and not self._git_ignores(self.env_file):
+            console.warn(
+                f"{self.env_file} is not ignored by git: add it to .gitignore so that the keys "
+                "in it are never committed."
+            )
+
+    def _git_ignores(self, path: Path) -> bool:
+        """True unless ``path`` is in a git work tree that does not ignore it."""
+        folder = path.absolute().parent
+        if not any((p / ".git").exists() for p in (folder, *folder.parents)):
+            return True
+        try:
+            result = self.ctx.run(
+                ["git", "-C", str(folder), "check-ignore", "-q", path.name],
+                what="git check-ignore",
+                ok=(0, 1, 128),
+            )
+        except PipmodelsError:
+            return True  # no git here: nothing will commit the file
+        return result.returncode != 1

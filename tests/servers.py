@@ -55,7 +55,8 @@ class Server(LocalHost):
         self.routes: dict[str, Handler] = {}
         self.requests: Counter[str] = Counter()
         self.bytes_sent: Counter[str] = Counter()
-        self.throttle: float = 0.0  # seconds per 64 kB, to make downloads slow
+        self.throttle: float = 0.0  # seconds per chunk, to make downloads slow
+        self.chunk = 1 << 16
         self.log: list[Request] = []
         self.archives: dict[str, str] = {}  # path -> archive filename it serves
         self.active = 0  # archive bodies being sent right now
@@ -97,7 +98,7 @@ class Server(LocalHost):
                         server.active -= 1
 
             def _write(self, path: str, body: bytes) -> None:
-                step = 1 << 16
+                step = server.chunk
                 for start in range(0, len(body), step):
                     try:
                         self.wfile.write(body[start : start + step])
