@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from pipmodels import spacy
+from pipmodels import add, spacy
 from pipmodels.errors import PipmodelsError
-from tests.builders import build_sdist, build_wheel
-from tests.conftest import Project
+from pipmodels.reqfile import read_tree
+from tests.builders import build_sdist, build_wheel, sha256
+from tests.conftest import Project, Venv
 from tests.servers import Server
 
 RELEASES = "/explosion/spacy-models/releases/download"
@@ -189,6 +190,49 @@ def test_check_compiled_with_a_local_table(tmp_path: Path) -> None:
         spacy.check_compiled("spacy==3.8.2\n", archives, output="r.txt", environ=environ)
 
 
+# -- add's pure steps ------------------------------------------------------------------------
+
+
+def test_appended_keeps_the_files_line_endings() -> None:
+    assert add.appended("", ["a", "b"]) == "a\nb\n"
+    assert add.appended("spacy==3.8.2", ["a"]) == "spacy==3.8.2\na\n"
+    assert add.appended("spacy==3.8.2\r\n", ["a"]) == "spacy==3.8.2\r\na\r\n"
+
+
+def test_spacy_version_precedence(tmp_path: Path) -> None:
+    source = tmp_path / "requirements.in"
+    source.write_text("spacy==3.7.5\n")
+    output = tmp_path / "requirements.txt"
+    files = read_tree([source])
+    found = add.find_spacy_version(None, output, files)
+    assert (found.version, found.origin) == (Version("3.7.5"), f"{source}, line 1")
+    output.write_text("spacy==3.7.4 \\\n    --hash=sha256:00\n")
+    assert add.find_spacy_version(None, output, files).version == Version("3.7.4")
+    assert add.find_spacy_version("3.8.2", output, files).version == Version("3.8.2")
+    source.write_text("spacy>=3.7\n")
+    output.unlink()
+    with pytest.raises(PipmodelsError) as error:
+        add.find_spacy_version(None, output, read_tree([source]))
+    assert "--spacy-version" in error.value.hint
+    assert "spacy==" in error.value.hint
+
+
+def test_requirement_name_of_urls(tmp_path: Path) -> None:
+    source = tmp_path / "requirements.in"
+    source.write_text(
+        "https://h/en_core_web_sm-3.8.0-py3-none-any.whl\n"
+        "https://huggingface.co/spacy/x/resolve/main/de_core_news_sm-any-py3-none-any.whl\n"
+        "fr_core_news_sm @ https://h/whatever.whl\n"
+    )
+    names = [add.requirement_name(r) for r in read_tree([source])[0].requirements]
+    assert names == ["en-core-web-sm", "de-core-news-sm", "fr-core-news-sm"]
+
+
+def test_spacy_requirement() -> None:
+    assert add.spacy_requirement(Version("3.8.2")) == "spacy==3.8.2"
+    assert add.spacy_requirement(Version("3.8")) == "spacy>=3.8,<3.9"
+
+
 # -- as a user runs it -----------------------------------------------------------------------
 
 
@@ -221,6 +265,155 @@ def spacy_world(server: Server, project: Project, tmp_path: Path) -> SpacyWorld:
         PIPMODELS_SPACY_MODELS_URL=server.url + RELEASES,
     )
     return SpacyWorld(server.url + RELEASES, models)
+
+
+@pytest.mark.slow
+def test_add_in_an_empty_folder_installs_the_fitting_model(
+    spacy_world: SpacyWorld, project: Project, venv: Venv
+) -> None:
+    run = project.pipmodels(
+        "add", "en_core_web_sm", "--spacy-version", "3.8.2", "--python-executable", venv.python
+    )
+
+    lines = ["spacy==3.8.2", spacy_world.line("en_core_web_sm", "3.8.0")]
+    assert (project.root / "requirements.in").read_text() == "\n".join(lines) + "\n"
+    assert run.stdout == "\n".join(lines) + "\n"
+    assert "en_core_web_sm 3.8.0 is the newest version for spaCy 3.8" in run.stderr
+    wheel = spacy_world.models["en_core_web_sm-3.8.0"]
+    compiled = (project.root / "requirements.txt").read_text()
+    assert f"en-core-web-sm==3.8.0 \\\n    --hash=sha256:{sha256(wheel)}\n" in compiled
+    installed = venv.freeze()
+    assert (installed["en-core-web-sm"], installed["spacy"]) == ("3.8.0", "3.8.2")
+
+
+@pytest.mark.slow
+def test_add_fits_the_pinned_spacy_and_leaves_a_present_model_alone(
+    spacy_world: SpacyWorld, project: Project, server: Server
+) -> None:
+    source = project.write("requirements.in", "spacy==3.7.5\n")
+
+    first = project.pipmodels("add", "en-core-web-sm", "--no-sync")
+
+    line = spacy_world.line("en_core_web_sm", "3.7.1")
+    assert source.read_text() == f"spacy==3.7.5\n{line}\n"
+    assert first.stdout == line + "\n"
+    assert "spaCy 3.7.5 (from requirements.in, line 1)" in first.stderr
+    asked = server.requests["/compatibility.json"]
+
+    again = project.pipmodels("add", "en_core_web_sm", "--no-sync")
+
+    assert source.read_text() == f"spacy==3.7.5\n{line}\n"
+    assert again.stdout == ""
+    assert f"en_core_web_sm is already in requirements.in, line 2: {line}; nothing to add" in (
+        again.stderr
+    )
+    assert server.requests["/compatibility.json"] == asked
+    assert not (project.root / "requirements.txt").exists()
+
+
+@pytest.mark.slow
+def test_add_without_a_spacy_version_says_where_to_give_one(
+    spacy_world: SpacyWorld, project: Project
+) -> None:
+    source = project.write("requirements.in", "spacy>=3.7\n")
+
+    run = project.pipmodels("add", "en_core_web_sm", check=False)
+
+    assert run.returncode == 1
+    assert run.stderr == (
+        "error: Cannot tell which spaCy this project uses: no --spacy-version, no spacy pin in "
+        "requirements.txt, and no spacy==VERSION in the inputs.\n"
+        f"  {add.SPACY_VERSION_HINT}\n"
+    )
+    assert source.read_text() == "spacy>=3.7\n"
+
+
+@pytest.mark.slow
+def test_add_of_an_unknown_name_suggests_known_ones(
+    spacy_world: SpacyWorld, project: Project
+) -> None:
+    run = project.pipmodels("add", "en_core_web_sn", "--spacy-version", "3.8.2", check=False)
+
+    assert run.returncode == 1
+    assert "error: en_core_web_sn is not in spaCy's compatibility table" in run.stderr
+    assert "  Did you mean en_core_web_sm or en_core_web_md?\n" in run.stderr
+    assert not (project.root / "requirements.in").exists()
+
+    wrong = project.pipmodels(
+        "add", "en_core_web_sm==3.7.1", "--spacy-version", "3.8.2", check=False
+    )
+    assert wrong.returncode == 1
+    assert "en_core_web_sm 3.7.1 does not fit spaCy 3.8" in wrong.stderr
+
+
+@pytest.mark.slow
+def test_compile_refuses_a_model_that_does_not_fit_the_spacy(
+    spacy_world: SpacyWorld, project: Project
+) -> None:
+    source = project.write(
+        "requirements.in", f"spacy==3.8.2\n{spacy_world.line('en_core_web_sm', '3.8.0')}\n"
+    )
+    project.pipmodels("compile")
+    output = project.root / "requirements.txt"
+    before = output.read_bytes()
+    assert b"en-core-web-sm==3.8.0" in before
+
+    source.write_text(f"spacy==3.8.2\n{spacy_world.line('en_core_web_sm', '3.7.1')}\n")
+    run = project.pipmodels("compile", check=False)
+
+    assert run.returncode == 1
+    assert (
+        "error: en_core_web_sm 3.7.1 needs spaCy >=3.7.2,<3.8.0, but requirements.txt "
+        "resolves spacy to 3.8.2.\n"
+        "  en_core_web_sm 3.8.0 fits spaCy 3.8 (spaCy's compatibility table "
+    ) in run.stderr
+    assert output.read_bytes() == before
+    synced = project.pipmodels("sync", "--dry-run", check=False)
+    assert synced.returncode == 1
+    assert "en_core_web_sm 3.7.1 needs spaCy" in synced.stderr
+
+
+@pytest.mark.slow
+def test_the_check_is_skipped_by_flag_or_setting(spacy_world: SpacyWorld, project: Project) -> None:
+    project.write(
+        "requirements.in", f"spacy==3.8.2\n{spacy_world.line('en_core_web_sm', '3.7.1')}\n"
+    )
+    output = project.root / "requirements.txt"
+
+    project.pipmodels("compile", "--no-spacy-check")
+
+    assert "en-core-web-sm==3.7.1" in output.read_text()
+    assert "#    pipmodels compile --no-spacy-check\n" in output.read_text()
+
+    output.unlink()
+    project.write("pyproject.toml", "[tool.pipmodels]\nspacy-check = false\n")
+    project.pipmodels("compile")
+    assert "en-core-web-sm==3.7.1" in output.read_text()
+
+
+@pytest.mark.slow
+def test_a_hugging_face_wheel_is_checked_without_the_table(
+    spacy_world: SpacyWorld, server: Server, project: Project, tmp_path: Path
+) -> None:
+    wheel = build_model(
+        tmp_path / "hf",
+        "en_core_web_sm",
+        "3.7.1",
+        filename="en_core_web_sm-any-py3-none-any.whl",
+    )
+    server.add_file("/spacy/en_core_web_sm/resolve/main/" + wheel.name, wheel.read_bytes())
+    url = f"{server.url}/spacy/en_core_web_sm/resolve/main/{wheel.name}"
+    project.write("requirements.in", f"spacy==3.8.2\nen_core_web_sm @ {url}\n")
+    project.env["PIPMODELS_SPACY_COMPATIBILITY_URL"] = "http://127.0.0.1:9/compatibility.json"
+
+    run = project.pipmodels("compile", check=False)
+
+    assert run.returncode == 1
+    assert "en_core_web_sm 3.7.1 needs spaCy >=3.7.2,<3.8.0" in run.stderr
+    assert "no version of en_core_web_sm for spaCy 3.8 is known (the compatibility table" in (
+        run.stderr
+    )
+    assert not (project.root / "requirements.txt").exists()
 
 
 @pytest.mark.slow
