@@ -46,7 +46,7 @@ class Table:
     """spaCy minor version ("3.8") -> model name -> compatible model versions, newest first."""
 
     by_minor: Mapping[str, Mapping[str, tuple[str, ...]]]
-    source: str = "spaCy's compatibility table"
+    source: str = "spaCy's compatibility table"  # for messages; the URL is redacted
 
     @classmethod
     def from_json(cls, data: Any, source: str) -> Table:
@@ -67,7 +67,7 @@ class Table:
             for minor, models in spacy.items()
             if isinstance(models, dict)
         }
-        return cls(by_minor, f"spaCy's compatibility table ({shown})")
+        return cls(by_minor, f"spaCy's compatibility table at {shown}")
 
     def names(self) -> list[str]:
         return sorted({name for models in self.by_minor.values() for name in models})
@@ -306,23 +306,28 @@ def misfit_error(
     misfits: Sequence[ModelMeta], spacy: Version, output: str, table: Table | str
 ) -> PipmodelsError:
     """The error for models that do not fit; ``table`` is the table, or why it was not read."""
+    minor = minor_of(spacy)
     lines = [
         f"{m.name} {m.version} needs spaCy {m.spacy_version}, but {output} resolves spacy to "
         f"{spacy}."
         for m in misfits
     ]
-    fixes = []
-    for meta in misfits:
-        versions = table.versions(minor_of(spacy), meta.name) if isinstance(table, Table) else ()
-        if versions:
-            fixes.append(f"{meta.name} {versions[0]} fits spaCy {minor_of(spacy)}")
-        else:
-            fixes.append(f"no version of {meta.name} for spaCy {minor_of(spacy)} is known")
-    where = f"({table.source})" if isinstance(table, Table) else f"({table})"
+    if isinstance(table, Table):
+        fits = [
+            f"{m.name} {versions[0]}"
+            if (versions := table.versions(minor, m.name))
+            else f"no version of {m.name}"
+            for m in misfits
+        ]
+        known = f"{table.source} lists {', '.join(fits)} for spaCy {minor}."
+        names = " ".join(m.name for m in misfits)
+        switch = f" To switch, delete the model's line and run: pipmodels add {names}."
+    else:
+        known, switch = f"No fitting version can be named: {table.rstrip('.')}.", ""
     return PipmodelsError(
         "\n".join(lines),
-        f"{'; '.join(fixes)} {where}. Pin that version, or a spacy its range allows; "
-        f"{output} was left as it was (--no-spacy-check skips this check).",
+        f"{known}{switch} Or pin a spacy in the model's range. {output} was left as it was "
+        "(--no-spacy-check skips this check).",
     )
 
 
@@ -349,5 +354,5 @@ def check_compiled(
     try:
         table = fetch_table(compatibility_url(environ))
     except PipmodelsError as exc:
-        table = f"the compatibility table could not be read: {exc.message}"
+        table = exc.message
     raise misfit_error(misfits, spacy, output, table)
