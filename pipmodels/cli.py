@@ -146,8 +146,18 @@ def compile_options(func: F) -> F:
             click.option(
                 "--pip-args", help="Extra arguments for pip, passed to pip-compile and pip-sync."
             ),
+            spacy_check_option,
         ],
     )
+
+
+spacy_check_option = click.option(
+    "--spacy-check/--no-spacy-check",
+    "spacy_check",
+    default=None,
+    help="Refuse to compile when a model's meta.json does not admit the spaCy version that "
+    "requirements.txt pins [default: on].",
+)
 
 
 def make_options(kwargs: dict[str, Any]) -> Options:
@@ -318,3 +328,63 @@ def links_command(
         page = find_links.links(options, os.environ)
         if page is not None:
             click.echo(page, nl=False)
+
+
+@main.command(name="add")
+@click.argument("names", nargs=-1, required=True, metavar="NAME[==VERSION]...")
+@click.option(
+    "--spacy-version",
+    help="The spaCy version to fit [default: the spacy pin in requirements.txt, else an exact "
+    "spacy==VERSION in the inputs].",
+)
+@click.option("--no-sync", is_flag=True, help="Only add the lines; do not compile or sync.")
+@click.option(
+    "-s",
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="An input; the first gets the new lines [default: requirements.in]. Repeatable.",
+)
+@click.option(
+    "-m",
+    "--models",
+    "models_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A models file, for the sync that follows. Repeatable.",
+)
+@click.option("--cache-dir", type=click.Path(path_type=Path), envvar="PIPMODELS_CACHE_DIR")
+@click.option("--env-file", type=click.Path(path_type=Path))
+@click.option("--python-executable", help="Sync this Python's environment instead of this one.")
+@click.option("--allow-system", is_flag=True, help="Sync a Python that is not a virtualenv.")
+@click.option("--generate-hashes/--no-generate-hashes", "hashes", default=None)
+@spacy_check_option
+@click.option("-v", "--verbose", count=True, help="Show the commands run and their output.")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+def add_command(
+    names: tuple[str, ...], spacy_version: str | None, no_sync: bool, **kwargs: Any
+) -> None:
+    """Add spaCy models in the version that fits the project's spaCy, then sync.
+
+    Each model is looked up in spaCy's compatibility table and appended to the first input as
+    NAME @ its release wheel URL; the lines added are printed.
+
+    \b
+    Examples:
+      pipmodels add en_core_web_sm
+      pipmodels add en_core_web_sm de_core_news_md==3.8.0 --spacy-version 3.8.7
+    """
+    from pipmodels.add import AddSettings, add_models
+
+    with reported_errors():
+        options = make_options(kwargs)
+        settings = AddSettings(options.sources, options.output_path, spacy_version)
+        lines = add_models(names, settings, os.environ)
+        for line in lines:
+            click.echo(line)
+        if lines and not no_sync:
+            from pipmodels import workflow
+
+            with Session.open(options) as session:
+                workflow.sync_and_remember(session)

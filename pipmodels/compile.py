@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,8 +59,17 @@ def recorded_digest(output: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def compile_requirements(session: Session, pins: Sequence[Pin], *, write: bool = True) -> str:
-    """Compile and, with ``write``, replace the output file; return the new text either way."""
+def compile_requirements(
+    session: Session,
+    pins: Sequence[Pin],
+    *,
+    write: bool = True,
+    verify: Callable[[str], None] | None = None,
+) -> str:
+    """Compile and, with ``write``, replace the output file; return the new text either way.
+
+    ``verify`` sees the new text before anything is written, and may refuse it by raising.
+    """
     options, cache = session.options, session.cache
     output_file = options.output_path
     cache.ensure_page()
@@ -103,6 +112,8 @@ def compile_requirements(session: Session, pins: Sequence[Pin], *, write: bool =
     text = _pin_models(text, pins, cache)
     text = _add_declared_indexes(text, session, options.header_command)
     text = _add_digest(text, options.header_command, inputs_digest(inputs, pins, options))
+    if verify is not None:
+        verify(text)
     if write and _current_text(output_file) != text:
         _write(output_file, text)  # unchanged content keeps its mtime, for make
     return text

@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from pipmodels import console, diagnose, http, piptools, progress, runner
 from pipmodels.archives import Archive, inspect
@@ -83,7 +84,8 @@ def fill(models: Sequence[Model], session: Session, settings: Settings) -> list[
 def _cached(model: Model, cache: Cache) -> Entry | None:
     entry = cache.lookup(model.source())
     if entry is None and _is_exact(model) and model.req.name:
-        entry = cache.best(model.req.name, _specifier(model))
+        specifier = _specifier(model)
+        entry = cache.best(model.req.name, specifier) if specifier is not None else None
     if entry is not None and not _hash_allowed(entry.sha256, model):
         return None
     return entry
@@ -275,14 +277,27 @@ def pip_resumes_downloads() -> bool:
 def _is_exact(model: Model) -> bool:
     if model.req.is_direct:
         return True
-    specs = list(_specifier(model))
+    specs = list(_specifier(model) or ())
     return len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
 
 
-def _specifier(model: Model) -> SpecifierSet:
-    from packaging.requirements import Requirement
+def _specifier(model: Model) -> SpecifierSet | None:
+    """The versions a cached archive of the model's name may have to stand for it; None: none.
 
-    return Requirement(model.req.requirement).specifier
+    A direct reference stands for the version in its filename only: a user who moves the URL to
+    another release must get that release, not the one cached before. A local path's cache key
+    already follows the file, and a filename without a version promises nothing.
+    """
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    url = model.req.url
+    if url is None:
+        return Requirement(model.req.requirement).specifier
+    parsed = name_from_filename(unquote(urlsplit(url).path.rsplit("/", 1)[-1]))
+    if url.startswith("file:") or parsed is None:
+        return None
+    return SpecifierSet(f"=={parsed[1]}")
 
 
 def _hash_allowed(sha256: str, model: Model) -> bool:

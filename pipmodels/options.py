@@ -27,6 +27,7 @@ class Options:
     compile_args: tuple[str, ...] = ()
     sync_args: tuple[str, ...] = ()
     dry_run: bool = False
+    spacy_check: bool = True  # refuse a model whose meta.json does not admit the spaCy pinned
 
     @property
     def output_path(self) -> Path:
@@ -61,6 +62,8 @@ class Options:
             words += ["-m", str(path)]
         if not self.hashes:
             words.append("--no-generate-hashes")
+        if not self.spacy_check:
+            words.append("--no-spacy-check")
         if self.output is not None:
             words += ["-o", str(self.output)]
         if self.sources != (DEFAULT_SOURCE,):
@@ -87,6 +90,7 @@ class CommandLine:
     dry_run: bool = False
     python_executable: str | None = None
     allow_system: bool = False
+    spacy_check: bool | None = None
 
 
 def resolve(given: CommandLine, project: dict[str, object]) -> Options:
@@ -120,6 +124,9 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
         compile_args=tuple(compile_args),
         sync_args=tuple(sync_args),
         dry_run=given.dry_run,
+        spacy_check=bool(
+            project.get("spacy-check", True) if given.spacy_check is None else given.spacy_check
+        ),
     )
 
 

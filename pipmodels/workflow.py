@@ -8,8 +8,10 @@ writes requirements.txt when its inputs changed, :mod:`sync` runs pip-sync, and
 from __future__ import annotations
 
 import difflib
+import functools
+from collections.abc import Callable
 
-from pipmodels import console, fastpath
+from pipmodels import console, fastpath, spacy
 from pipmodels.compile import compile_requirements, inputs_digest, recorded_digest
 from pipmodels.download import download
 from pipmodels.errors import PipmodelsError
@@ -24,7 +26,18 @@ __all__ = ["check_compiled", "check_synced", "compile_", "download", "sync_and_r
 
 def compile_(session: Session, pins: list[Pin], *, write: bool = True) -> str:
     refuse_bare_model_names(session, pins)
-    return compile_requirements(session, pins, write=write)
+    return compile_requirements(session, pins, write=write, verify=_spacy_check(session, pins))
+
+
+def _spacy_check(session: Session, pins: list[Pin]) -> Callable[[str], None] | None:
+    """Refuse requirements.txt when a model's meta.json does not admit the spaCy it pins."""
+    if not session.options.spacy_check:
+        return None
+    archives = [(session.cache.root / pin.entry.filename, pin.entry.name) for pin in pins]
+    output = str(session.options.output_path)
+    return functools.partial(
+        spacy.check_compiled, archives=archives, output=output, environ=session.ctx.environ
+    )
 
 
 def refuse_bare_model_names(session: Session, pins: list[Pin]) -> None:

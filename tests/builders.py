@@ -7,7 +7,7 @@ import hashlib
 import io
 import tarfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -25,8 +25,10 @@ def build_wheel(
     filename: str | None = None,
     metadata_name: str | None = None,
     marker: str = "",
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """A pure-Python wheel whose module ``name`` holds ``payload`` bytes of model data."""
+    """A pure-Python wheel whose module ``name`` holds ``payload`` bytes of model data, and
+    ``extra_files`` (member name -> content), such as a spaCy model's ``meta.json``."""
     module = name.replace("-", "_").lower()
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
@@ -37,6 +39,7 @@ def build_wheel(
     files = {
         f"{module}/__init__.py": f"__version__ = {version!r}\nMARKER = {marker!r}\n".encode(),
         f"{module}/model.bin": bytes(i % 251 for i in range(payload)),
+        **(extra_files or {}),
         f"{info}/METADATA": metadata.encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
@@ -52,9 +55,16 @@ def build_wheel(
 
 
 def build_sdist(
-    dest: Path, name: str, version: str, *, setup_py: str | None = None, payload: int = 2000
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    setup_py: str | None = None,
+    payload: int = 2000,
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """A setuptools sdist; ``setup_py`` replaces the default setup.py (to prove it never runs)."""
+    """A setuptools sdist; ``setup_py`` replaces the default setup.py (to prove it never runs).
+    ``extra_files`` are named relative to the sdist's root folder."""
     dist = name.replace("-", "_")
     module = dist.lower()
     root = f"{dist}-{version}"
@@ -67,6 +77,7 @@ def build_sdist(
         ).encode(),
         f"{root}/{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
         f"{root}/{module}/model.bin": bytes(i % 251 for i in range(payload)),
+        **{f"{root}/{member}": data for member, data in (extra_files or {}).items()},
     }
     path = dest / f"{dist}-{version}.tar.gz"
     dest.mkdir(parents=True, exist_ok=True)

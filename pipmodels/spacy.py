@@ -1,0 +1,358 @@
+"""Which spaCy model fits which spaCy: the compatibility table and each model's meta.json.
+
+Since spaCy 3.8, model wheels do not declare spaCy as a dependency, so pip installs a 3.7 model
+beside spaCy 3.8 without a word. The only statements of fit are the table that
+``spacy download`` reads and ``spacy_version`` in the model's meta.json. pipmodels reads the
+first to pick a model (``pipmodels add``) and the second to refuse a compile that would pair a
+model with a spaCy it does not fit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import tarfile
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from pipmodels import console
+from pipmodels.credentials import redact_url
+from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import canonical_name
+
+COMPATIBILITY_URL = (
+    "https://raw.githubusercontent.com/explosion/spacy-models/master/compatibility.json"
+)
+COMPATIBILITY_URL_VARIABLE = "PIPMODELS_SPACY_COMPATIBILITY_URL"
+MODELS_URL = "https://github.com/explosion/spacy-models/releases/download"
+MODELS_URL_VARIABLE = "PIPMODELS_SPACY_MODELS_URL"
+TIMEOUT = 15.0
+# requirements.txt as pip-compile writes it: "spacy==3.8.2 \" or "spacy==3.8.2" at a line start.
+SPACY_PIN = re.compile(r"^spacy==([^\s;\\]+)", re.M | re.I)
+
+
+# -- the compatibility table -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """spaCy minor version ("3.8") -> model name -> compatible model versions, newest first."""
+
+    by_minor: Mapping[str, Mapping[str, tuple[str, ...]]]
+    source: str = "spaCy's compatibility table"  # for messages; the URL is redacted
+
+    @classmethod
+    def from_json(cls, data: Any, source: str) -> Table:
+        shown = redact_url(source)
+        spacy = data.get("spacy") if isinstance(data, dict) else None
+        if not isinstance(spacy, dict):
+            raise PipmodelsError(
+                f'{shown} is not a spaCy compatibility table (no "spacy" object).',
+                f"Point {COMPATIBILITY_URL_VARIABLE} at a copy of spacy-models' "
+                "compatibility.json.",
+            )
+        by_minor = {
+            str(minor): {
+                str(name): tuple(str(v) for v in versions)
+                for name, versions in models.items()
+                if isinstance(versions, list)
+            }
+            for minor, models in spacy.items()
+            if isinstance(models, dict)
+        }
+        return cls(by_minor, f"spaCy's compatibility table at {shown}")
+
+    def names(self) -> list[str]:
+        return sorted({name for models in self.by_minor.values() for name in models})
+
+    def spelling(self, name: str) -> str | None:
+        """The table's own spelling of ``name`` (``en-core-web-sm`` -> ``en_core_web_sm``)."""
+        wanted = canonical_name(name)
+        return next((n for n in self.names() if canonical_name(n) == wanted), None)
+
+    def versions(self, minor: str, name: str) -> tuple[str, ...]:
+        models = self.by_minor.get(minor, {})
+        wanted = canonical_name(name)
+        return next((v for n, v in models.items() if canonical_name(n) == wanted), ())
+
+    def minors_for(self, name: str) -> list[str]:
+        return [minor for minor in self.by_minor if self.versions(minor, name)]
+
+
+def minor_of(version: Version) -> str:
+    """The table's key for a spaCy version: 3.8.2 -> "3.8"."""
+    return f"{version.major}.{version.minor}"
+
+
+def parse_version(text: str, what: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise PipmodelsError(
+            f"{text!r} is not a valid {what} version.", "Write it as e.g. 3.8.2."
+        ) from None
+
+
+def split_request(text: str) -> tuple[str, str | None]:
+    """``en_core_web_sm`` or ``en_core_web_sm==3.8.0`` -> (name, version or None)."""
+    name, sep, version = text.strip().partition("==")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name.strip()) or (sep and not version):
+        raise PipmodelsError(
+            f"{text!r} is not a model name.",
+            "Write NAME or NAME==VERSION, e.g. en_core_web_sm or en_core_web_sm==3.8.0.",
+        )
+    return name.strip(), (version.strip() or None)
+
+
+def pick(table: Table, request: str, spacy: Version) -> tuple[str, str]:
+    """The model's table spelling and the version to install for ``spacy``, or an error."""
+    asked, requested = split_request(request)
+    name = table.spelling(asked)
+    if name is None:
+        close = difflib.get_close_matches(asked.replace("-", "_"), table.names(), 3, 0.75)
+        raise PipmodelsError(
+            f"{asked} is not in {table.source}.",
+            f"Did you mean {_either(close)}?" if close else "Check the model's name.",
+        )
+    minor = minor_of(spacy)
+    versions = table.versions(minor, name)
+    if not versions:
+        others = table.minors_for(name)
+        raise PipmodelsError(
+            f"{table.source} has no version of {name} for spaCy {minor}"
+            + (f"; it has versions for spaCy {', '.join(others)}." if others else "."),
+            "Choose another spaCy version (--spacy-version) or another model.",
+        )
+    if requested is not None and requested not in versions:
+        raise PipmodelsError(
+            f"{name} {requested} does not fit spaCy {minor}: {table.source} lists "
+            f"{', '.join(versions)}.",
+            f"Leave out ==VERSION to get {name} {versions[0]}, or choose another spaCy version.",
+        )
+    return name, requested or versions[0]
+
+
+def _either(names: Sequence[str]) -> str:
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def release_url(base: str, name: str, version: str) -> str:
+    """Where ``spacy download`` fetches a model wheel from."""
+    stem = f"{name}-{version}"
+    return f"{base.rstrip('/')}/{stem}/{stem}-py3-none-any.whl"
+
+
+def compatibility_url(environ: Mapping[str, str]) -> str:
+    return environ.get(COMPATIBILITY_URL_VARIABLE) or COMPATIBILITY_URL
+
+
+def models_url(environ: Mapping[str, str]) -> str:
+    return environ.get(MODELS_URL_VARIABLE) or MODELS_URL
+
+
+def fetch_table(url: str, *, timeout: float = TIMEOUT) -> Table:
+    """The table at ``url`` (http(s), ``file:`` or a path), or a PipmodelsError naming it."""
+    shown = redact_url(url)
+    if not re.match(r"^https?://", url):
+        path = Path(url.removeprefix("file://"))
+        try:
+            return Table.from_json(json.loads(path.read_text(encoding="utf-8")), url)
+        except (OSError, ValueError) as exc:
+            raise PipmodelsError(
+                f"Cannot read spaCy's compatibility table {shown}: {exc}.", "Check the path."
+            ) from None
+    import requests
+
+    console.debug(f"GET {shown}")
+    try:
+        response = requests.get(url, timeout=timeout)
+        response.raise_for_status()
+        return Table.from_json(response.json(), url)
+    except requests.exceptions.HTTPError as exc:
+        reason = f"HTTP {exc.response.status_code}" if exc.response is not None else "HTTP error"
+    except requests.exceptions.RequestException as exc:
+        reason = type(exc).__name__
+    except ValueError:
+        reason = "not JSON"
+    raise PipmodelsError(
+        f"Cannot fetch spaCy's compatibility table from {shown} ({reason}).",
+        f"Check the network, or set {COMPATIBILITY_URL_VARIABLE} to a reachable copy.",
+    )
+
+
+# -- meta.json inside a model archive ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """What a model archive's meta.json says about the spaCy it needs."""
+
+    name: str  # as spaCy spells it: en_core_web_sm
+    version: str
+    spacy_version: str  # a specifier, e.g. ">=3.8.0,<3.9.0"
+
+
+def meta_member(members: Iterable[str], package: str, *, sdist: bool) -> str | None:
+    """The archive member holding the model's meta.json, or None.
+
+    A wheel made by ``spacy package`` holds ``<pkg>/meta.json`` and a copy in
+    ``<pkg>/<pkg>-<version>/meta.json``; its sdist holds the same under one root folder, and
+    a ``meta.json`` beside setup.py. The package folder must be the archive's own package, so
+    another project's ``meta.json`` is never mistaken for a spaCy model's.
+    """
+    wanted = canonical_name(package)
+    ranked: list[tuple[int, str]] = []
+    for member in members:
+        parts = member.split("/")
+        if parts[-1] != "meta.json" or len(parts) < 2:
+            continue
+        folders = parts[1:-1] if sdist else parts[:-1]  # an sdist has one root folder
+        if folders and canonical_name(folders[0]) != wanted:
+            continue
+        if len(folders) == 2 and not canonical_name(folders[1]).startswith(wanted + "-"):
+            continue
+        rank = {1: 0, 2: 1, 0: 2}.get(len(folders))
+        if rank is not None:
+            ranked.append((rank, member))
+    return min(ranked)[1] if ranked else None
+
+
+def read_meta(path: Path, package: str) -> ModelMeta | None:
+    """The spaCy meta.json of the model archive at ``path``; None when it holds none."""
+    try:
+        data = _meta_bytes(path, package)
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError):
+        return None
+    if data is None:
+        return None
+    try:
+        meta = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        console.warn(f"{path.name}: its meta.json is not valid JSON; not checked against spaCy")
+        return None
+    if not isinstance(meta, dict) or not isinstance(meta.get("spacy_version"), str):
+        return None
+    lang, short = meta.get("lang"), meta.get("name")
+    name = f"{lang}_{short}" if lang and short else package.replace("-", "_")
+    return ModelMeta(name, str(meta.get("version", "?")), meta["spacy_version"])
+
+
+def _meta_bytes(path: Path, package: str) -> bytes | None:
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            sdist = not path.name.endswith(".whl")
+            member = meta_member(archive.namelist(), package, sdist=sdist)
+            return archive.read(member) if member else None
+    if tarfile.is_tarfile(path):
+        with tarfile.open(path) as archive:
+            member = meta_member(archive.getnames(), package, sdist=True)
+            stream = archive.extractfile(member) if member else None
+            return stream.read() if stream else None
+    return None
+
+
+# -- the compile-time check -------------------------------------------------------------------
+
+
+def allows(meta: ModelMeta, spacy: Version) -> bool | None:
+    """Whether the model's range admits ``spacy``; None when the range cannot be read."""
+    try:
+        return SpecifierSet(meta.spacy_version).contains(spacy, prereleases=True)
+    except InvalidSpecifier:
+        return None
+
+
+def resolved_spacy(requirements_text: str) -> Version | None:
+    """The spaCy version a compiled requirements.txt pins, if it pins one."""
+    match = SPACY_PIN.search(requirements_text)
+    if match is None:
+        return None
+    try:
+        return Version(match.group(1))
+    except InvalidVersion:
+        return None
+
+
+def check(metas: Sequence[ModelMeta], spacy: Version | None, output: str) -> list[ModelMeta]:
+    """The models that do not fit ``spacy``; warns about what cannot be checked."""
+    if spacy is None:
+        for meta in metas:
+            console.warn(
+                f"{meta.name} {meta.version} needs spaCy {meta.spacy_version}, but {output} "
+                "pins no spacy: add spacy to your inputs."
+            )
+        return []
+    misfits = []
+    for meta in metas:
+        fits = allows(meta, spacy)
+        if fits is None:
+            console.warn(
+                f"{meta.name} {meta.version}: cannot read its spacy_version "
+                f"{meta.spacy_version!r}; not checked"
+            )
+        elif not fits:
+            misfits.append(meta)
+    return misfits
+
+
+def misfit_error(
+    misfits: Sequence[ModelMeta], spacy: Version, output: str, table: Table | str
+) -> PipmodelsError:
+    """The error for models that do not fit; ``table`` is the table, or why it was not read."""
+    minor = minor_of(spacy)
+    lines = [
+        f"{m.name} {m.version} needs spaCy {m.spacy_version}, but {output} resolves spacy to "
+        f"{spacy}."
+        for m in misfits
+    ]
+    if isinstance(table, Table):
+        fits = [
+            f"{m.name} {versions[0]}"
+            if (versions := table.versions(minor, m.name))
+            else f"no version of {m.name}"
+            for m in misfits
+        ]
+        known = f"{table.source} lists {', '.join(fits)} for spaCy {minor}."
+        names = " ".join(m.name for m in misfits)
+        switch = f" To switch, delete the model's line and run: pipmodels add {names}."
+    else:
+        known, switch = f"No fitting version can be named: {table.rstrip('.')}.", ""
+    return PipmodelsError(
+        "\n".join(lines),
+        f"{known}{switch} Or pin a spacy in the model's range. {output} was left as it was "
+        "(--no-spacy-check skips this check).",
+    )
+
+
+def check_compiled(
+    requirements_text: str,
+    archives: Sequence[tuple[Path, str]],
+    *,
+    output: str,
+    environ: Mapping[str, str],
+) -> None:
+    """Raise when a model archive's meta.json does not admit the spaCy requirements.txt pins.
+
+    ``archives`` are the cached files of this run's models with their package names. The table
+    is fetched only when something does not fit, to name the version that would.
+    """
+    metas = [m for path, name in archives if (m := read_meta(path, name)) is not None]
+    if not metas:
+        return
+    spacy = resolved_spacy(requirements_text)
+    misfits = check(metas, spacy, output)
+    if not misfits or spacy is None:
+        return
+    table: Table | str
+    try:
+        table = fetch_table(compatibility_url(environ))
+    except PipmodelsError as exc:
+        table = exc.message
+    raise misfit_error(misfits, spacy, output, table)
