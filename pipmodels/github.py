@@ -21,8 +21,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from pipmodels import __version__, console
-from pipmodels.credentials import redact_url, strip_userinfo
+from pipmodels import __version__, console, http
+from pipmodels.credentials import Redactor, redact_url, strip_userinfo
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import atomic_write
 from pipmodels.statedir import state_home
@@ -133,8 +133,7 @@ class Counts:
 class Client:
     settings: ApiSettings
     cache: ResponseCache
-    session: requests.Session = field(default_factory=requests.Session)
-    sleep: Callable[[float], None] = time.sleep
+    web: http.Client
     counts: Counts = field(default_factory=Counts)
 
     def url(self, path: str) -> str:
@@ -187,39 +186,16 @@ class Client:
             headers["If-None-Match"] = etag
         if self.settings.token and urlsplit(url).netloc == self.settings.host:
             headers["Authorization"] = f"Bearer {self.settings.token}"
-        for attempt in range(self.settings.retries + 1):
-            last = attempt == self.settings.retries
-            try:
-                self.counts.sent += 1
-                response = self.session.get(
-                    url, headers=headers, timeout=self.settings.timeout, allow_redirects=True
-                )
-            except requests.RequestException as exc:
-                if last:
-                    raise PipmodelsError(
-                        f"Cannot reach GitHub at {self.shown(url)}: {type(exc).__name__}.",
-                        "Check the network, or GITHUB_API_URL if you set it.",
-                    ) from None
-                self._wait(attempt, f"{type(exc).__name__} from {self.shown(url)}", None)
-                continue
-            console.debug(f"GET {self.shown(url)} -> {response.status_code}")
-            if response.status_code >= 500 and not last:
-                self._wait(attempt, f"{response.status_code} from {self.shown(url)}", response)
-                continue
-            wait = _secondary_limit(response)
-            if wait is not None and wait <= 60 and not last:
-                self._wait(attempt, f"GitHub asked to wait {wait:.0f}s", response)
-                continue
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait(self, attempt: int, why: str, response: requests.Response | None) -> None:
-        delay = self.settings.backoff * 2**attempt
-        retry_after = _number(response.headers.get("Retry-After")) if response else None
-        if retry_after is not None:
-            delay = min(max(delay, retry_after), 60.0)
-        console.info(f"  {why}; retrying in {delay:.0f}s")
-        self.sleep(delay)
+        before = self.web.attempts
+        try:
+            return self.web.send(url, headers=headers, retry_when=_secondary_limit_wait)
+        except requests.RequestException as exc:
+            raise PipmodelsError(
+                f"Cannot reach GitHub at {self.shown(url)}: {type(exc).__name__}.",
+                "Check the network, or GITHUB_API_URL if you set it.",
+            ) from None
+        finally:
+            self.counts.sent += self.web.attempts - before
 
     def _json(self, response: requests.Response, url: str) -> Any:
         try:
@@ -252,6 +228,12 @@ def _number(text: str | None) -> float | None:
         return float(text) if text is not None else None
     except ValueError:
         return None
+
+
+def _secondary_limit_wait(response: requests.Response) -> float | None:
+    """A secondary rate limit worth waiting out (a minute or less): retry after that long."""
+    wait = _secondary_limit(response)
+    return wait if wait is not None and wait <= 60 else None
 
 
 def _secondary_limit(response: requests.Response) -> float | None:
@@ -363,7 +345,16 @@ def fetch_releases(
     """Every release of ``OWNER/REPO`` with its assets, past the list endpoint's 1,000 too."""
     owner, repo = parse_repo(repo_spec)
     cache = ResponseCache(cache_file(settings, owner, repo))
-    client = Client(settings, cache, session or requests.Session(), sleep)
+    policy = http.Policy(
+        connect_timeout=settings.timeout,
+        read_timeout=settings.timeout,
+        retries=settings.retries,
+        backoff=settings.backoff,
+    )
+    web = http.Client(policy, Redactor(), sleep=sleep)
+    if session is not None:
+        web.session = session
+    client = Client(settings, cache, web)
     complete = False
     try:
         releases = _walk(client, owner, repo)

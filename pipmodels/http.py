@@ -7,7 +7,6 @@ went wrong after pip failed, and for the GitHub API. pip's own downloads keep pi
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -75,6 +74,7 @@ class Client:
 
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"pipmodels/{__version__}"
+        self.attempts = 0  # requests sent, retries included
 
     def shown(self, url: str) -> str:
         return self.redactor(url)
@@ -106,6 +106,7 @@ class Client:
             last = attempt == self.policy.retries
             if cancelled.is_set():
                 raise KeyboardInterrupt
+            self.attempts += 1
             try:
                 response = self.session.request(
                     method,
@@ -123,6 +124,8 @@ class Client:
                 continue
             console.debug(f"{method} {self.shown(url)} -> {response.status_code}")
             asked = retry_when(response) if retry_when else None
+            if response.status_code >= 500 and asked is None:
+                asked = _number(response.headers.get("Retry-After"))
             if not last and (response.status_code >= 500 or asked is not None):
                 response.close()
                 why = f"HTTP {response.status_code} from {self.shown(url)}"
@@ -132,10 +135,10 @@ class Client:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, attempt: int, why: str, asked: float | None) -> None:
-        delay = self.policy.backoff * 2**attempt * (1 + random.random() / 4)
+        delay = self.policy.backoff * 2**attempt
         if asked is not None:
             delay = min(max(delay, asked), 60.0)
-        console.info(f"  {why}; retrying in {delay:.1f}s")
+        console.info(f"  {why}; retrying in {delay:.0f}s")
         self.sleep(delay)
 
     def problem(self, url: str) -> str | None:
