@@ -1,3 +1,3 @@
-from pipmodels.cli import main
+from pipmodels.entry import main
 
 main()

@@ -179,17 +179,25 @@ class Cache:
         from packaging.version import InvalidVersion, Version
 
         result = []
+        for filename, info, stat in self.verified_records():
+            with contextlib.suppress(InvalidVersion):
+                version = Version(info["version"])
+                name = canonical_name(info["name"])
+                result.append(Entry(filename, name, version, info["sha256"], stat.st_size))
+        return result
+
+    def verified_records(self) -> list[tuple[str, dict[str, Any], os.stat_result]]:
+        """The manifest's records of files still present whole, with their ``stat``: all the
+        fast path needs, without parsing a version."""
+        result = []
         for filename, info in sorted(self._load()["files"].items()):
             path = self.root / filename
             try:
                 stat = path.stat()
-                version = Version(info["version"])
-            except (OSError, InvalidVersion):
+            except OSError:
                 continue
-            if stat.st_size != info["size"] or not self._same_content(path, stat, info):
-                continue
-            name = canonical_name(info["name"])
-            result.append(Entry(filename, name, version, info["sha256"], stat.st_size))
+            if stat.st_size == info["size"] and self._same_content(path, stat, info):
+                result.append((filename, info, stat))
         return result
 
     def _same_content(self, path: Path, stat: os.stat_result, info: dict[str, Any]) -> bool:

@@ -61,9 +61,8 @@ def fingerprint(session: Session, search_path: list[str]) -> str:
     for project in session.inputs.projects:
         add("project", os.path.abspath(project), _file_digest(project))
     add("requirements.txt", _file_digest(options.output_path))
-    for entry in session.cache.entries():
-        stat = (session.cache.root / entry.filename).stat()
-        add("cached", entry, stat.st_mtime_ns, stat.st_ino)
+    for filename, info, stat in session.cache.verified_records():
+        add("cached", filename, info["sha256"], info["version"], stat.st_mtime_ns, stat.st_ino)
     add("installed", distribution_folders(search_path))
     return digest.hexdigest()
 

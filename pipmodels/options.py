@@ -91,6 +91,7 @@ class CommandLine:
     python_executable: str | None = None
     allow_system: bool = False
     spacy_check: bool | None = None
+    quiet: bool = False  # read by the fast entry point only; the CLI sets the console level
 
 
 def resolve(given: CommandLine, project: dict[str, object]) -> Options:

@@ -113,8 +113,14 @@ class Project:
         path.write_text(text)
         return path
 
-    def pipmodels(self, *args: str, check: bool = True, timeout: float = 300) -> Run:
-        cmd = [sys.executable, "-m", "pipmodels", *args]
+    def pipmodels(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 300,
+        python_args: tuple[str, ...] = (),
+    ) -> Run:
+        cmd = [sys.executable, *python_args, "-m", "pipmodels", *args]
         env = {**os.environ, **self.env}
         if self.spy_secret:
             with CommandLineSpy(self.spy_secret) as spy:

@@ -45,6 +45,14 @@ def test_no_op_starts_nothing_and_asks_nothing(
     assert started == []
     assert any("-m pipmodels sync" in c for c in spy.commands), "the spy saw nothing"
 
+    # The no-op answers before the command-line library and anything heavy is imported.
+    timed = synced.pipmodels(
+        "sync", "--python-executable", venv.python, "-q", python_args=("-X", "importtime")
+    )
+    imported = {line.split("|")[-1].strip() for line in timed.stderr.splitlines() if "|" in line}
+    assert "pipmodels.fastpath" in imported
+    assert not imported & {"click", "packaging", "requests", "piptools", "pipmodels.cli"}
+
 
 def _edit_input(p: Project, v: Venv, s: Server) -> None:
     p.write("requirements.in", p.root.joinpath("requirements.in").read_text() + "helperlib\n")
