@@ -7,6 +7,7 @@ sources = ["requirements.in"]
 generate-hashes = true
 pip-compile-args = ["--strip-extras"]
 pip-sync-args = []
+mirror = "https://pypi.example.com/team/models/+simple/"
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ KEYS = {
     "pip-sync-args": list,
     "env-file": str,
     "jobs": int,
+    "mirror": str,
 }
 PATH_KEYS = ("cache-dir", "models", "sources", "env-file")
 

@@ -157,10 +157,15 @@ def _is_archive_url(url: str) -> bool:
 
 
 def location_credentials(
-    files: Sequence[RequirementsFile], environ: Mapping[str, str], env_file: Path | None
+    files: Sequence[RequirementsFile],
+    environ: Mapping[str, str],
+    env_file: Path | None,
+    *,
+    skip_unset: bool = False,
 ) -> list[Credential]:
     """The credentials in every index and find-links line of ``files``, which also checks that
-    each such line can travel without them (no ``${VAR}`` outside user-info, none unset)."""
+    each such line can travel without them (no ``${VAR}`` outside user-info, none unset; with
+    ``skip_unset``, a line naming an unset variable gives no credential instead)."""
     found = []
     for parsed in files:
         for line in parsed.options:
@@ -168,6 +173,8 @@ def location_credentials(
             if option not in LOCATION_OPTIONS:
                 continue
             require_userinfo_only(value, line.where)
+            if skip_unset and any(n not in environ for n in env_var_names(value)):
+                continue
             credential = split_userinfo(expand_or_fail(value, environ, line, env_file))[1]
             if credential is not None:
                 found.append(credential)

@@ -27,6 +27,7 @@ class Options:
     compile_args: tuple[str, ...] = ()
     sync_args: tuple[str, ...] = ()
     dry_run: bool = False
+    mirror: str | None = None  # a team mirror asked before each model's origin
 
     @property
     def output_path(self) -> Path:
@@ -87,6 +88,7 @@ class CommandLine:
     dry_run: bool = False
     python_executable: str | None = None
     allow_system: bool = False
+    mirror: str | None = None
 
 
 def resolve(given: CommandLine, project: dict[str, object]) -> Options:
@@ -120,6 +122,7 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
         compile_args=tuple(compile_args),
         sync_args=tuple(sync_args),
         dry_run=given.dry_run,
+        mirror=given.mirror or _string(project.get("mirror")),
     )
 
 
@@ -129,6 +132,10 @@ def _strings(value: object) -> list[str]:
 
 def _paths(value: object) -> list[Path]:
     return [Path(v) for v in value] if isinstance(value, list) else []
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _path(value: object) -> Path | None:

@@ -68,7 +68,12 @@ class Session:
             for line in parsed.lines:
                 redactor.add(environ[n] for n in env_var_names(line.text) if n in environ)
                 redactor.add_urls(expand(line.text, environ))
-        credentials = location_credentials(inputs.files, environ, env_file)
+        # A models file's locations serve downloads only: a key left unset there matters only
+        # when a model must come from its origin rather than the team mirror.
+        models_only = [f for f in inputs.models_tree if f not in inputs.source_tree]
+        strict = [f for f in inputs.files if f not in models_only]
+        credentials = location_credentials(strict, environ, env_file)
+        credentials += location_credentials(models_only, environ, env_file, skip_unset=True)
         ctx = Context.create(environ, redactor, credentials)
         cache = Cache(options.cache_path, statedir.state_home(environ) / "locks")
         cache.ensure()
