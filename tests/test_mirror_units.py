@@ -10,7 +10,17 @@ from packaging.version import Version
 from pipmodels.cache import Entry
 from pipmodels.errors import PipmodelsError
 from pipmodels.inputs import Model
-from pipmodels.mirror import Locked, Outcome, Wanted, pick, read_lock, require_origin, wanted_file
+from pipmodels.mirror import (
+    Locked,
+    Mirror,
+    Outcome,
+    Wanted,
+    from_mirror,
+    pick,
+    read_lock,
+    require_origin,
+    wanted_file,
+)
 from pipmodels.publish import (
     Target,
     plan,
@@ -20,7 +30,9 @@ from pipmodels.publish import (
     upload_command,
 )
 from pipmodels.reqfile import Line, parse_requirement
-from pipmodels.simple import IndexFile, parse_page, project_url
+from pipmodels.simple import IndexFile, get_page, parse_page, project_url
+from tests.builders import build_wheel, sha256
+from tests.servers import Response, Server
 
 A = "a" * 64
 B = "b" * 64
@@ -310,3 +322,49 @@ def test_plan_skips_same_sha256_and_stops_on_another() -> None:
     clash = {"prodigy": [IndexFile(prodigy.filename, "http://h/p.whl", C)]}
     with pytest.raises(PipmodelsError, match=r"already has prodigy-1\.15\.3-py3-none-any\.whl"):
         plan([prodigy, sm], clash)
+
+
+# -- against a local HTTP server (no pip) ---------------------------------------------------------
+
+
+def test_pages_follow_redirects_on_their_host_only(server: Server) -> None:
+    server.routes["/simple/prodigy"] = lambda _r: Response(
+        302, b"", {"Location": f"{server.url}/simple/prodigy/"}
+    )
+    server.add_file(
+        "/simple/prodigy/", b'<a href="/f/prodigy-1.0.tar.gz#sha256=' + A.encode() + b'">'
+    )
+    server.routes["/simple/numpy/"] = lambda _r: Response(
+        302, b"", {"Location": "https://pypi.org/simple/numpy/"}
+    )
+    assert get_page(f"{server.url}/simple/prodigy") == [
+        IndexFile("prodigy-1.0.tar.gz", f"{server.url}/f/prodigy-1.0.tar.gz", A)
+    ]
+    assert get_page(f"{server.url}/simple/numpy/") is None, "another host is a miss"
+    assert get_page(f"{server.url}/simple/absent/") is None
+    server.routes["/simple/locked/"] = lambda _r: Response(401, b"")
+    with pytest.raises(PipmodelsError, match="HTTP 401") as raised:
+        get_page(f"{server.url}/simple/locked/")
+    assert "netrc" in raised.value.hint
+
+
+def test_a_download_whose_bytes_differ_from_the_record_is_refused(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel = build_wheel(tmp_path / "w", "prodigy", "1.15.3")
+    server.add_file(f"/f/{wheel.name}", wheel.read_bytes())
+    server.add_file("/simple/prodigy/", f'<a href="/f/{wheel.name}">{wheel.name}</a>'.encode())
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    lock = {"prodigy": Locked(Version("1.15.3"), frozenset({A}))}
+    m = model("prodigy==1.15.3", KEYED)
+
+    refused = from_mirror(Mirror(f"{server.url}/simple/", lock), m, dest, {})
+
+    assert refused == Outcome(False, f"the mirror's copy was refused ({server.url}/simple/)")
+    assert list(dest.iterdir()) == []
+    assert f"refused {wheel.name} from the mirror" in capsys.readouterr().err
+    recorded = {"prodigy": Locked(Version("1.15.3"), frozenset({sha256(wheel)}))}
+    assert from_mirror(Mirror(f"{server.url}/simple/", recorded), m, dest, {}).fetched
+    assert [p.name for p in dest.iterdir()] == [wheel.name]
+    assert server.requests["/simple/prodigy/"] == 2

@@ -182,3 +182,28 @@ def test_without_mirror_or_key_the_message_says_both(team: Team) -> None:
     assert "PRODIGY_KEY is not set, and no team mirror is configured" in run.stderr
     assert "--mirror" in run.stderr
     assert sum(team.origin.requests.values()) == 0
+
+
+@pytest.mark.slow
+def test_a_static_bucket_of_the_cache_is_a_mirror(team: Team) -> None:
+    one, two = team.one, team.two
+    one.pipmodels("compile", "-m", MODELS)
+    one.pipmodels("links", ".pipmodels-cache", "-o", ".pipmodels-cache/index.html")
+    bucket = Server()  # a static host: the page and the archives, nothing else
+    try:
+        cache = one.root / ".pipmodels-cache"
+        for path in [cache / "index.html", *cache.glob("*.whl")]:
+            bucket.add_file(f"/models/{path.name}", path.read_bytes())
+        clone(team)
+        team.origin.reset_counts()
+        two.env["PIPMODELS_MIRROR"] = bucket.url + "/models/index.html"
+
+        run = two.pipmodels("download", "-m", MODELS)
+
+        assert sorted(run.stdout.split()) == ["en-core-web-sm==3.8.0", "prodigy==1.15.3"]
+        assert sum(team.origin.requests.values()) == 0
+        assert bucket.requests["/models/index.html"] == 1, "the page is read once per run"
+        for wheel in (team.model, team.prodigy):
+            assert sha256(two.root / ".pipmodels-cache" / wheel.name) == sha256(wheel)
+    finally:
+        bucket.close()
