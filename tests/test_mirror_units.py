@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
+from pipmodels import http
 from pipmodels.cache import Entry
+from pipmodels.credentials import Redactor
 from pipmodels.errors import PipmodelsError
 from pipmodels.inputs import Model
 from pipmodels.mirror import (
@@ -170,7 +173,7 @@ def files(*specs: tuple[str, str | None]) -> list[IndexFile]:
     return [IndexFile(name, f"http://m/{name}", sha) for name, sha in specs]
 
 
-def test_pick_takes_the_exact_version_best_tag_and_wheels_before_sdists() -> None:
+def test_pick_takes_the_exact_version_and_best_tag_and_never_an_sdist() -> None:
     page = files(
         ("prodigy-1.15.2-py3-none-any.whl", None),
         ("prodigy-1.15.3.tar.gz", None),
@@ -184,7 +187,7 @@ def test_pick_takes_the_exact_version_best_tag_and_wheels_before_sdists() -> Non
     assert chosen is not None
     assert chosen.filename == "prodigy-1.15.3-cp311-cp311-manylinux_2_17_x86_64.whl"
     assert pick(page[:3], wanted, TAGS).file == page[2]
-    assert pick(page[:2], wanted, TAGS).file == page[1]
+    assert pick(page[:2], wanted, TAGS).file is None, "pip download --only-binary takes none"
     assert pick(page[4:], wanted, TAGS).file is None, "no wheel for this interpreter"
 
 
@@ -225,7 +228,7 @@ def test_no_mirror_and_no_key_says_both() -> None:
 
 
 def test_a_mirror_miss_and_no_key_says_both() -> None:
-    outcome = Outcome(False, "it is not on the mirror http://m/simple/")
+    outcome = Outcome(None, "it is not on the mirror http://m/simple/")
     with pytest.raises(PipmodelsError) as raised:
         require_origin(model("prodigy==1.15.3", KEYED), {}, outcome)
     assert raised.value.message == (
@@ -310,7 +313,7 @@ def test_targets_from_pypirc_and_the_environment(tmp_path: Path) -> None:
 
 def entry(filename: str, sha256: str) -> Entry:
     name, version = filename.split("-")[:2]
-    return Entry(filename, name.replace("_", "-"), Version(version), sha256, 1)  # type: ignore[arg-type]
+    return Entry(filename, name.replace("_", "-"), Version(version), sha256, 1)
 
 
 def test_plan_skips_same_sha256_and_stops_on_another() -> None:
@@ -327,7 +330,13 @@ def test_plan_skips_same_sha256_and_stops_on_another() -> None:
 # -- against a local HTTP server (no pip) ---------------------------------------------------------
 
 
-def test_pages_follow_redirects_on_their_host_only(server: Server) -> None:
+@pytest.fixture
+def web() -> Iterator[http.Client]:
+    with http.client({}, Redactor(), []) as client:
+        yield client
+
+
+def test_pages_follow_redirects_on_their_host_only(server: Server, web: http.Client) -> None:
     server.routes["/simple/prodigy"] = lambda _r: Response(
         302, b"", {"Location": f"{server.url}/simple/prodigy/"}
     )
@@ -337,19 +346,19 @@ def test_pages_follow_redirects_on_their_host_only(server: Server) -> None:
     server.routes["/simple/numpy/"] = lambda _r: Response(
         302, b"", {"Location": "https://pypi.org/simple/numpy/"}
     )
-    assert get_page(f"{server.url}/simple/prodigy") == [
+    assert get_page(web, f"{server.url}/simple/prodigy") == [
         IndexFile("prodigy-1.0.tar.gz", f"{server.url}/f/prodigy-1.0.tar.gz", A)
     ]
-    assert get_page(f"{server.url}/simple/numpy/") is None, "another host is a miss"
-    assert get_page(f"{server.url}/simple/absent/") is None
+    assert get_page(web, f"{server.url}/simple/numpy/") is None, "another host is a miss"
+    assert get_page(web, f"{server.url}/simple/absent/") is None
     server.routes["/simple/locked/"] = lambda _r: Response(401, b"")
     with pytest.raises(PipmodelsError, match="HTTP 401") as raised:
-        get_page(f"{server.url}/simple/locked/")
+        get_page(web, f"{server.url}/simple/locked/")
     assert "netrc" in raised.value.hint
 
 
 def test_a_download_whose_bytes_differ_from_the_record_is_refused(
-    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: Server, web: http.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wheel = build_wheel(tmp_path / "w", "prodigy", "1.15.3")
     server.add_file(f"/f/{wheel.name}", wheel.read_bytes())
@@ -359,12 +368,14 @@ def test_a_download_whose_bytes_differ_from_the_record_is_refused(
     lock = {"prodigy": Locked(Version("1.15.3"), frozenset({A}))}
     m = model("prodigy==1.15.3", KEYED)
 
-    refused = from_mirror(Mirror(f"{server.url}/simple/", lock), m, dest, {})
+    refused = from_mirror(Mirror(f"{server.url}/simple/", lock), web, m, dest, {})
 
-    assert refused == Outcome(False, f"the mirror's copy was refused ({server.url}/simple/)")
+    assert refused == Outcome(None, f"the mirror's copy was refused ({server.url}/simple/)")
     assert list(dest.iterdir()) == []
     assert f"refused {wheel.name} from the mirror" in capsys.readouterr().err
     recorded = {"prodigy": Locked(Version("1.15.3"), frozenset({sha256(wheel)}))}
-    assert from_mirror(Mirror(f"{server.url}/simple/", recorded), m, dest, {}).fetched
+    fetched = from_mirror(Mirror(f"{server.url}/simple/", recorded), web, m, dest, {})
+    assert fetched.got is not None
+    assert fetched.got.sha256 == sha256(wheel)
     assert [p.name for p in dest.iterdir()] == [wheel.name]
     assert server.requests["/simple/prodigy/"] == 2
