@@ -297,24 +297,19 @@ def _warn_refused(model: Model, mirror: Mirror, filename: str, sha256: str | Non
     )
 
 
-def require_origin(model: Model, environ: Mapping[str, str], outcome: Outcome | None) -> None:
-    """Raise when the origin cannot be asked either: its URL needs a variable that is unset."""
-    # A direct reference names its URL; a requirement is looked up on its file's indexes.
-    texts = [model.req.line.text, *([] if model.req.is_direct else [o.text for o in model.options])]
+def require_origin(model: Model, environ: Mapping[str, str], outcome: Outcome) -> None:
+    """After a miss on the mirror, raise when the origin cannot be asked either: its location
+    needs a variable that is not set (without a mirror, loading the inputs says so)."""
+    # A direct reference names its URL; a requirement is looked up on its file's locations.
+    options = [] if model.req.is_direct else [o.text for o in model.options]
+    texts = [model.req.line.text, *options]
     unset = sorted({n for t in texts for n in env_var_names(t) if n not in environ})
     if not unset:
         return
     names = ", ".join(unset)
-    where = f"{model.req.line.where}: {model.shown}"
-    if outcome is None:
-        raise PipmodelsError(
-            f"{where} cannot be fetched: {names} is not set, and no team mirror is configured.",
-            f"Set {names} in the environment or in a .env file beside your inputs, or use a "
-            "team mirror that holds the file (--mirror URL or PIPMODELS_MIRROR).",
-        )
     raise PipmodelsError(
-        f"{where} cannot be fetched: {outcome.why}, and {names} is not set to fetch it from "
-        "its source.",
+        f"{model.req.line.where}: {model.shown} cannot be fetched: {outcome.why}, and {names} "
+        "is not set to fetch it from its source.",
         f"Set {names} in the environment or in a .env file beside your inputs, or ask someone "
         "who has it to run `pipmodels publish` to the mirror.",
     )
@@ -327,10 +322,11 @@ def fetch(
     dest: Path,
     environ: Mapping[str, str],
 ) -> http.Downloaded | None:
-    """The model's file from the mirror, or None when its origin must be asked, which raises
-    first when the origin needs a variable that is not set."""
-    outcome = from_mirror(mirror, web, model, dest, environ) if mirror is not None else None
-    if outcome is not None and outcome.got is not None:
-        return outcome.got
-    require_origin(model, environ, outcome)
-    return None
+    """The model's file from the mirror, or None when its origin must be asked (after a miss,
+    raising when the origin needs a variable that is not set)."""
+    if mirror is None:
+        return None
+    outcome = from_mirror(mirror, web, model, dest, environ)
+    if outcome.got is None:
+        require_origin(model, environ, outcome)
+    return outcome.got

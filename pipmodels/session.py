@@ -32,6 +32,8 @@ from pipmodels.inputs import (
 from pipmodels.options import DEFAULT_SOURCE, Options
 from pipmodels.reqfile import URL_START, Line, split_option
 
+NO_KEY_HINT = " Without it, a team mirror that holds the models will do (--mirror URL)."
+
 
 @dataclass
 class Session:
@@ -68,12 +70,18 @@ class Session:
             for line in parsed.lines:
                 redactor.add(environ[n] for n in env_var_names(line.text) if n in environ)
                 redactor.add_urls(expand(line.text, environ))
-        # A models file's locations serve downloads only: a key left unset there matters only
-        # when a model must come from its origin rather than the team mirror.
+        # A models file's locations serve downloads only: through a team mirror, a key left
+        # unset there matters only for a model the mirror lacks (see mirror.require_origin).
         models_only = [f for f in inputs.models_tree if f not in inputs.source_tree]
         strict = [f for f in inputs.files if f not in models_only]
         credentials = location_credentials(strict, environ, env_file)
-        credentials += location_credentials(models_only, environ, env_file, skip_unset=True)
+        credentials += location_credentials(
+            models_only,
+            environ,
+            env_file,
+            skip_unset=bool(options.mirror),
+            unset_hint=NO_KEY_HINT,
+        )
         ctx = Context.create(environ, redactor, credentials)
         cache = Cache(options.cache_path, statedir.state_home(environ) / "locks")
         cache.ensure()
