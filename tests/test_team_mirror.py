@@ -109,6 +109,11 @@ def test_a_teammate_without_the_key_syncs_through_the_mirror(
         )
         one.env["TWINE_PASSWORD"] = index.password
         target = ["-r", "team"]
+    dry = publish(one, index, *target, "--dry-run")
+    assert sorted(dry.stdout.splitlines()) == [
+        "would upload en_core_web_sm-3.8.0-py3-none-any.whl",
+        "would upload prodigy-1.15.3-py3-none-any.whl",
+    ]
     first = publish(one, index, *target)
     assert sorted(first.stdout.splitlines()) == [
         "uploaded en_core_web_sm-3.8.0-py3-none-any.whl",
