@@ -84,6 +84,13 @@ def common_options(func: F) -> F:
                 help="A NAME=value file for ${VAR} credentials [default: .env beside the "
                 "first input, when present].",
             ),
+            click.option(
+                "--mirror",
+                envvar="PIPMODELS_MIRROR",
+                metavar="URL",
+                help="A team mirror (a simple index, or a find-links page ending in .html) asked "
+                "for each model the cache lacks before its origin [env PIPMODELS_MIRROR].",
+            ),
             click.option("-j", "--jobs", type=int, help="Models downloaded at once [default: 4]."),
             click.option(
                 "-U",
@@ -261,6 +268,43 @@ def _exit_on_differences(differences: list[str]) -> None:
             console.info_always(line)
         sys.exit(1)
     console.info("Up to date.")
+
+
+@main.command()
+@common_options
+@click.option("--repository-url", metavar="URL", envvar="TWINE_REPOSITORY_URL", help="Upload URL.")
+@click.option("-r", "--repository", metavar="NAME", help="A section of ~/.pypirc to upload to.")
+@click.option("--config-file", type=click.Path(path_type=Path), help="The .pypirc to read.")
+@click.option("--simple-url", metavar="URL", help="The index's simple URL [default: --mirror].")
+@click.option("--all", "everything", is_flag=True, help="Every archive in the cache.")
+@click.option("--dry-run", is_flag=True, help="Show what would be uploaded; upload nothing.")
+def publish(**kwargs: Any) -> None:
+    """Upload the cached model archives to a package index with twine.
+
+    Files the index has with the same sha256 are skipped. Credentials come from
+    TWINE_USERNAME and TWINE_PASSWORD, ~/.pypirc or keyring, as twine takes them.
+
+    \b
+    Examples:
+      pipmodels publish -m requirements-models.txt --repository-url https://HOST/team/models/
+      pipmodels publish --all -r team
+    """
+    from pipmodels import publish as uploads
+
+    where = {k: kwargs.pop(k) for k in ("repository_url", "repository", "config_file")}
+    simple_url, everything = kwargs.pop("simple_url"), kwargs.pop("everything")
+    with reported_errors():
+        uploads.require_twine()  # before any download
+        with Session.open(make_options(kwargs)) as session:
+            target = uploads.resolve_target(
+                **where,
+                simple_url=simple_url,
+                mirror=session.options.mirror,
+                environ=session.ctx.base_environ,
+            )
+            result = uploads.publish(session, target, everything=everything)
+            for line in uploads.report(result, dry_run=session.options.dry_run):
+                click.echo(line)
 
 
 @main.command(name="links")

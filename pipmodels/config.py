@@ -8,6 +8,7 @@ generate-hashes = true
 pip-compile-args = ["--strip-extras"]
 pip-sync-args = []
 spacy-check = true
+mirror = "https://pypi.example.com/team/models/+simple/"
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ KEYS = {
     "env-file": str,
     "jobs": int,
     "spacy-check": bool,
+    "mirror": str,
 }
 PATH_KEYS = ("cache-dir", "models", "sources", "env-file")
 

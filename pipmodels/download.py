@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from pipmodels import console, diagnose, http, piptools, progress, runner
+from pipmodels import console, diagnose, http, mirror, piptools, progress, runner
 from pipmodels.archives import Archive, inspect
 from pipmodels.cache import Cache, Entry
 from pipmodels.errors import Interrupted, PipmodelsError
@@ -32,6 +32,7 @@ from pipmodels.inputs import (
     local_path,
     spacy_model_name,
 )
+from pipmodels.mirror import Mirror
 from pipmodels.reqfile import Line, split_option
 
 if TYPE_CHECKING:
@@ -47,12 +48,15 @@ class Settings:
     jobs: int = 4
     resume_retries: int = 5
     refresh: bool = False  # re-resolve version ranges (--upgrade)
+    mirror: Mirror | None = None  # asked before each model's origin
 
 
 def download(session: Session) -> list[Pin]:
     """Make sure every model is in the cache and return its pin, downloading what is missing."""
     options = session.options
-    settings = Settings(jobs=options.jobs, refresh=options.upgrade)
+    settings = Settings(
+        jobs=options.jobs, refresh=options.upgrade, mirror=mirror.for_session(session)
+    )
     session.warn_about_exposed_credentials()
     models = session.inputs.models(session.ctx.base_environ)
     for model in models:
@@ -135,8 +139,11 @@ def _fetch(model: Model, session: Session, web: http.Client, settings: Settings)
     with cache.staging() as staging:
         dest = staging / "files"
         dest.mkdir()
-        url = session.expand(model.req.url, model.req.line) if model.req.url else None
-        if url and url.startswith("file:"):
+        got = mirror.fetch(settings.mirror, web, model, dest, session.ctx.base_environ)
+        url = session.expand(model.req.url, model.req.line) if model.req.url and not got else None
+        if got is not None:
+            staged, sha256 = got.path, got.sha256
+        elif url and url.startswith("file:"):
             staged, sha256 = _copy_local(model, url, dest)
         elif url:
             got = web.download(url, dest, where=model.req.line.where)

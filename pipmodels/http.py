@@ -94,6 +94,7 @@ class Client:
         stream: bool = False,
         method: str = "GET",
         retry_when: Callable[[requests.Response], float | None] | None = None,
+        follow_redirects: bool = True,
     ) -> requests.Response:
         """One request, retried on connection errors and 5xx answers as pip retries.
 
@@ -115,7 +116,7 @@ class Client:
                     auth=self.auth_for(url),
                     stream=stream,
                     timeout=(self.policy.connect_timeout, self.policy.read_timeout),
-                    allow_redirects=True,
+                    allow_redirects=follow_redirects,
                 )
             except requests.RequestException as exc:
                 if last:

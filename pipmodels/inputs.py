@@ -157,10 +157,16 @@ def _is_archive_url(url: str) -> bool:
 
 
 def location_credentials(
-    files: Sequence[RequirementsFile], environ: Mapping[str, str], env_file: Path | None
+    files: Sequence[RequirementsFile],
+    environ: Mapping[str, str],
+    env_file: Path | None,
+    *,
+    skip_unset: bool = False,
+    unset_hint: str = "",
 ) -> list[Credential]:
     """The credentials in every index and find-links line of ``files``, which also checks that
-    each such line can travel without them (no ``${VAR}`` outside user-info, none unset)."""
+    each such line can travel without them (no ``${VAR}`` outside user-info, none unset; with
+    ``skip_unset``, a line naming an unset variable gives no credential instead)."""
     found = []
     for parsed in files:
         for line in parsed.options:
@@ -168,21 +174,26 @@ def location_credentials(
             if option not in LOCATION_OPTIONS:
                 continue
             require_userinfo_only(value, line.where)
-            credential = split_userinfo(expand_or_fail(value, environ, line, env_file))[1]
+            if skip_unset and any(n not in environ for n in env_var_names(value)):
+                continue
+            expanded = expand_or_fail(value, environ, line, env_file, hint=unset_hint)
+            credential = split_userinfo(expanded)[1]
             if credential is not None:
                 found.append(credential)
     return found
 
 
-def expand_or_fail(text: str, environ: Mapping[str, str], line: Line, env_file: Path | None) -> str:
+def expand_or_fail(
+    text: str, environ: Mapping[str, str], line: Line, env_file: Path | None, *, hint: str = ""
+) -> str:
     """``text`` with ``${VAR}`` expanded, or an error naming the unset variable and where
-    pipmodels looked for it."""
+    pipmodels looked for it (``hint`` adds to what to do)."""
     unset = [n for n in env_var_names(text) if n not in environ]
     if unset:
         looked = "the environment" + (f" and {env_file}" if env_file else " (no .env file)")
         raise PipmodelsError(
             f"{line.where}: {unset[0]} is not set (pipmodels looked in {looked}).",
-            f"Set {unset[0]} in your environment or in a .env file beside your inputs.",
+            f"Set {unset[0]} in your environment or in a .env file beside your inputs.{hint}",
         )
     return expand(text, environ)
 

@@ -28,6 +28,7 @@ class Options:
     sync_args: tuple[str, ...] = ()
     dry_run: bool = False
     spacy_check: bool = True  # refuse a model whose meta.json does not admit the spaCy pinned
+    mirror: str | None = None  # a team mirror asked before each model's origin
 
     @property
     def output_path(self) -> Path:
@@ -92,6 +93,7 @@ class CommandLine:
     allow_system: bool = False
     spacy_check: bool | None = None
     quiet: bool = False  # read by the fast entry point only; the CLI sets the console level
+    mirror: str | None = None
 
 
 def resolve(given: CommandLine, project: dict[str, object]) -> Options:
@@ -128,6 +130,7 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
         spacy_check=bool(
             project.get("spacy-check", True) if given.spacy_check is None else given.spacy_check
         ),
+        mirror=given.mirror or _string(project.get("mirror")),
     )
 
 
@@ -137,6 +140,10 @@ def _strings(value: object) -> list[str]:
 
 def _paths(value: object) -> list[Path]:
     return [Path(v) for v in value] if isinstance(value, list) else []
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _path(value: object) -> Path | None:

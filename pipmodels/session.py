@@ -33,6 +33,8 @@ from pipmodels.inputs import (
 from pipmodels.options import DEFAULT_SOURCE, Options
 from pipmodels.reqfile import URL_START, Line, split_option
 
+NO_KEY_HINT = " Without it, a team mirror that holds the models will do (--mirror URL)."
+
 
 def check_output_path(output: Path) -> None:
     """Refuse an output path that cannot be written before any work is done."""
@@ -83,7 +85,18 @@ class Session:
             for line in parsed.lines:
                 redactor.add(environ[n] for n in env_var_names(line.text) if n in environ)
                 redactor.add_urls(expand(line.text, environ))
-        credentials = location_credentials(inputs.files, environ, env_file)
+        # A models file's locations serve downloads only: through a team mirror, a key left
+        # unset there matters only for a model the mirror lacks (see mirror.require_origin).
+        models_only = [f for f in inputs.models_tree if f not in inputs.source_tree]
+        strict = [f for f in inputs.files if f not in models_only]
+        credentials = location_credentials(strict, environ, env_file)
+        credentials += location_credentials(
+            models_only,
+            environ,
+            env_file,
+            skip_unset=bool(options.mirror),
+            unset_hint=NO_KEY_HINT,
+        )
         ctx = Context.create(environ, redactor, credentials)
         check_output_path(options.output_path)
         cache = Cache(options.cache_path, statedir.state_home(environ) / "locks")
