@@ -90,8 +90,10 @@ def _no_match(model: Model, ctx: Context, web: Client) -> PipmodelsError:
     return PipmodelsError(
         f"{model.req.line.where}: no wheel matching {model.shown} was found on the configured "
         "find-links pages or indexes.",
-        "Check the name and version, and that the page or index lists a wheel of it "
-        "(pipmodels downloads models by name as wheels only, so that no setup.py runs).",
+        "Check the name and version, and that the page or index lists a wheel of it: "
+        "pipmodels downloads models by name as wheels only, so that no setup.py from an index "
+        "runs. For a model published only as an sdist, give its file's URL instead "
+        "(name @ https://host/name-1.0.tar.gz).",
     )
 
 

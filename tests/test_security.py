@@ -285,3 +285,25 @@ def test_a_url_whose_file_is_another_package_says_which(
         run.stderr
     )
     assert "Traceback" not in run.output
+
+
+def test_an_sdist_model_behind_a_keyed_index_never_builds_and_never_leaks(
+    hosts: Hosts, project: Project, tmp_path: Path
+) -> None:
+    """Before: pip built the sdist in a subprocess whose argv carried `-i https://KEY@host`."""
+    marker = tmp_path / "setup-py-ran"
+    sdist = build_sdist(
+        tmp_path / "s", "acme_model", "1.0", setup_py=PLACEHOLDER_SETUP.format(marker=str(marker))
+    )
+    index = hosts.server.add_index([sdist], prefix="/private", auth=f"{SECRET}:")
+    project.env["PRODIGY_KEY"] = SECRET
+    project.write(
+        "models.txt", f"-i {index.replace('http://', 'http://${PRODIGY_KEY}@')}\nacme_model==1.0\n"
+    )
+    project.spy_secret = SECRET
+    run = project.pipmodels("download", "-m", "models.txt", check=False)
+    assert run.returncode == 1
+    assert "no wheel matching acme_model==1.0" in run.stderr
+    assert "name @ https://host/name-1.0.tar.gz" in run.stderr
+    assert not marker.exists()
+    assert SECRET not in run.output
