@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 from dataclasses import dataclass, field
 
 from benchmarks.measure import Result
@@ -34,3 +35,4 @@ class Findings:
     fill: dict[int, FillRun] = field(default_factory=dict)
     real: list[Result] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    load: tuple[float, float, float] = field(default_factory=os.getloadavg)  # at the start

@@ -51,6 +51,8 @@ def header(findings: Findings) -> list[str]:
         f"- Model: {', '.join(f'{s.size_mb:.0f} MB' for s in findings.sizes)} wheels, a "
         f"GitHub-like release asset (302 to a blob URL with GitHub's caching headers) served "
         f"{limit}; the dependency {DEPENDENCY} comes from a local PEP 503 index",
+        "- Load average (1 min) at the start and the end: "
+        f"{findings.load[0]:.1f}, {os.getloadavg()[0]:.1f}",
         f"- Runs: 1 cold (process tree sampled every 20 ms) + {c.repeat} warm per workflow; "
         "model MB and requests are what the model host served during one run",
         *(f"- Note: {note}" for note in findings.notes),

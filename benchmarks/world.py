@@ -2,13 +2,15 @@
 
 The servers are the tests' own (``tests/servers.py``); the benchmark only adds ``HEAD`` (uv asks
 with it before a download, as GitHub answers it) and the caching headers GitHub's release blobs
-carry, so that pip's and uv's HTTP caches behave as they do against the real host.
+carry, behind a redirect to a freshly signed URL each time, so that pip's and uv's HTTP caches
+behave as they do against the real host.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -139,6 +141,21 @@ def github_caching(handler: Handler, etag: str) -> Handler:
     return cached
 
 
+def signed_redirect(handler: Handler) -> Handler:
+    """GitHub redirects each request to a freshly signed blob URL (its query changes every
+    time), so an HTTP cache keyed on the URL never answers a second download from its copy."""
+    count = itertools.count()
+
+    def redirect(request: Request) -> Response:
+        response = handler(request)
+        location = response.headers.get("Location")
+        if location is not None:
+            response.headers["Location"] = f"{location}?sig={next(count)}"
+        return response
+
+    return redirect
+
+
 def fast_wheel(dest: Path, name: str, version: str, size: int) -> Path:
     """The same wheel as ``tests.builders.build_wheel`` makes, written in seconds at any size."""
     module, info = name.lower(), f"{name}-{version}.dist-info"
@@ -180,6 +197,8 @@ def make_world(tmp: Path, size_mb: float, bandwidth: float) -> World:
     for path, route in list(models.routes.items()):
         if path.startswith("/blob/"):
             route = github_caching(route, path.rsplit("/", 1)[-1])
+        else:
+            route = signed_redirect(route)
         models.routes[path] = log.timed(path, route)
     return World(tmp, models, index, index_url, wheel, url, log, bandwidth)
 
