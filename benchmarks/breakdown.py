@@ -27,6 +27,7 @@ OWN_WORK = {
     "piptools compile": "pipmodels: pin the models in requirements.txt, write it",
     "uv pip compile": "pipmodels: pin the models in requirements.txt, write it",
     "target python: installed packages": "pipmodels: write pip-sync's request",
+    "target python: packages and search path": "pipmodels: compile or sync preparation",
     "piptools sync": "pipmodels: after pip-sync",
     "uv pip sync": "pipmodels: after uv pip sync",
 }
@@ -48,10 +49,43 @@ def phases(trace: Trace, model_size: int) -> list[Phase]:
     for child in trace.children():
         begin, end = child.first - HALF, child.last + HALF
         if begin > cursor:
-            found.append(own_work(trace, cursor, begin, previous, child.label))
+            found += gap_phases(trace, cursor, begin, previous, child.label, model_size)
         found += child_phases(trace, child, model_size)
         cursor, previous = max(cursor, end), child.label
-    found.append(own_work(trace, cursor, trace.end, previous, "exit"))
+    found += gap_phases(trace, cursor, trace.end, previous, "exit", model_size)
+    return found
+
+
+IN_PROCESS = (
+    "pipmodels start-up: imports, inputs, cache lock, until the first request",
+    "pipmodels download (in process): transfer",
+    "pipmodels: verify the archive (zip test), move it into the cache",
+)
+
+
+def gap_phases(
+    trace: Trace, begin: float, end: float, before: str, after: str, model_size: int
+) -> list[Phase]:
+    """pipmodels alone; split at the model host's first request and last byte when pipmodels
+    downloaded the model itself in that time."""
+    first_request = next((t for t, _ in trace.host_requests if begin <= t <= end), None)
+    last_byte = next((t for t, n in trace.served if n >= model_size and begin <= t <= end), None)
+    if first_request is None or last_byte is None:
+        return [own_work(trace, begin, end, before, after)]
+    mb = model_size / 1e6
+    transfer = max(last_byte - first_request, 1e-3)
+    parts = [
+        (IN_PROCESS[0], begin, first_request),
+        (IN_PROCESS[1], first_request, last_byte),
+        (IN_PROCESS[2], last_byte, end),
+    ]
+    found = []
+    for name, start, stop in parts:
+        rchar, cpu = root_usage(trace, start, stop)
+        note = f"pipmodels CPU {cpu:.2f} s, read {max(rchar, 0) / 1e6:.0f} MB itself"
+        if name == IN_PROCESS[1]:
+            note += f"; {mb:.0f} MB, {mb / transfer:.0f} MB/s"
+        found.append(Phase(name, start - trace.start, stop - start, note))
     return found
 
 
@@ -139,6 +173,9 @@ def totals(found: list[Phase]) -> dict[str, float]:
     sums: dict[str, float] = {}
     for phase in found:
         key = phase.name.split(":")[0].split(" (")[0]
-        key = "pipmodels alone" if key.startswith("pipmodels") else key
+        if key.startswith("pipmodels download"):
+            key = "download in pipmodels"
+        elif key.startswith("pipmodels"):
+            key = "pipmodels alone"
         sums[key] = sums.get(key, 0.0) + phase.seconds
     return sums

@@ -74,6 +74,8 @@ def classify(argv: Sequence[str]) -> str:
         return f"uv pip {words[2]}"
     if "-c" in words:
         script = words[words.index("-c") + 1] if words.index("-c") + 1 < len(words) else ""
+        if "sys.path" in script and "distributions" in script:
+            return "target python: packages and search path"
         if "sys.path" in script:
             return "target python: search path"
         if "distributions" in script:
