@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from pipmodels import console, piptools
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
-from pipmodels.files import atomic_write
+from pipmodels.files import write_or_explain
 from pipmodels.inputs import INDEX_OPTIONS, Inputs, Pin
 from pipmodels.reqfile import Line, RequirementsFile, split_option
 
@@ -120,13 +120,9 @@ def compile_requirements(
 
 
 def _write(output: Path, text: str) -> None:
-    try:
-        atomic_write(output, text)
-    except OSError as exc:
-        raise PipmodelsError(
-            f"Cannot write {output}: {exc.strerror}. It was left as it was.",
-            "Make the file and its folder writable, or choose another with -o.",
-        ) from None
+    write_or_explain(
+        output, text, hint="Make the file and its folder writable, or choose another with -o."
+    )
 
 
 class _Mirror:

@@ -26,6 +26,18 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def write_or_explain(path: Path, text: str, *, hint: str) -> None:
+    """``atomic_write``, with a failure told as a PipmodelsError: the old file is left whole."""
+    from pipmodels.errors import PipmodelsError
+
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        raise PipmodelsError(
+            f"Cannot write {path}: {exc.strerror}. It was left as it was.", hint
+        ) from None
+
+
 def _mode_of(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o777

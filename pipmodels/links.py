@@ -19,7 +19,7 @@ from urllib.parse import quote
 from pipmodels import console
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import is_archive_name
-from pipmodels.files import atomic_write
+from pipmodels.files import write_or_explain
 
 if TYPE_CHECKING:
     from pipmodels import github
@@ -125,13 +125,7 @@ def _relative_href(target: Path, page_dir: Path) -> str:
 
 
 def write_page(text: str, output: Path) -> None:
-    try:
-        atomic_write(output, text)
-    except OSError as exc:
-        raise PipmodelsError(
-            f"Cannot write {output}: {exc.strerror}.",
-            "Check that its folder exists and is writable.",
-        ) from None
+    write_or_explain(output, text, hint="Check that its folder exists and is writable.")
 
 
 def links(options: LinksOptions, environ: Mapping[str, str]) -> str | None:

@@ -139,6 +139,18 @@ class Project:
             raise AssertionError(f"pipmodels {' '.join(args)} failed:\n{run.output}")
         return run
 
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """``pipmodels ARGS`` in the background, in a process group of its own."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipmodels", *args],
+            cwd=self.root,
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
     def files_containing(self, needle: str, root: Path | None = None) -> list[Path]:
         """Files under ``root`` (default: the project) whose name or content holds ``needle``."""
         return files_containing(needle, root or self.root)

@@ -137,18 +137,6 @@ def test_a_5xx_is_retried_and_a_trickling_server_is_given_up(
     assert list((project.root / ".pipmodels-cache").glob("en_slow*")) == []
 
 
-def _start(project: Project, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipmodels", *args],
-        cwd=project.root,
-        env={**os.environ, **project.env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_mid_download_stops_at_once_and_leaves_nothing(
     server: Server, project: Project, tmp_path: Path, sig: signal.Signals
@@ -157,7 +145,7 @@ def test_a_signal_mid_download_stops_at_once_and_leaves_nothing(
     url = server.add_release_asset("acme/models", "v1", model)
     project.write("requirements.in", f"en_big @ {url}\n")
     server.throttle = 0.05
-    proc = _start(project, "download")
+    proc = project.start("download")
     deadline = time.monotonic() + 60
     while server.bytes_of(model.name) < 200_000:
         assert time.monotonic() < deadline
@@ -179,10 +167,10 @@ def test_a_waiting_run_says_for_whom(server: Server, project: Project, tmp_path:
     url = server.add_release_asset("acme/models", "v1", model)
     project.write("requirements.in", f"en_big @ {url}\n")
     server.throttle = 0.05
-    first = _start(project, "download")
+    first = project.start("download")
     while server.bytes_of(model.name) == 0:
         time.sleep(0.02)
-    second = _start(project, "download")
+    second = project.start("download")
     results = [p.communicate(timeout=120) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0]
     assert f"Waiting for pipmodels run pid {first.pid}" in results[1][1]

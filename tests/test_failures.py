@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -211,18 +209,6 @@ def slow_model(server: Server, project: Project, tmp_path: Path) -> Path:
     return model
 
 
-def _start(project: Project, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipmodels", *args],
-        cwd=project.root,
-        env={**os.environ, **project.env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
 def _wait_for_bytes(server: Server, name: str) -> None:
     deadline = time.monotonic() + 60
     while server.bytes_of(name) < 200_000:
@@ -234,7 +220,7 @@ def _wait_for_bytes(server: Server, name: str) -> None:
 def test_interrupted_download_converges(
     slow_model: Path, project: Project, server: Server, sig: signal.Signals
 ) -> None:
-    proc = _start(project, "download")
+    proc = project.start("download")
     _wait_for_bytes(server, slow_model.name)
     os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C reaches the whole process group
     _, stderr = proc.communicate(timeout=60)
@@ -263,7 +249,7 @@ def test_interrupted_download_converges(
 def test_concurrent_runs_share_one_cache(
     slow_model: Path, project: Project, server: Server
 ) -> None:
-    first, second = _start(project, "download"), _start(project, "download")
+    first, second = project.start("download"), project.start("download")
     results = [p.communicate(timeout=120) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], results
     assert [out for out, _ in results] == ["en-big==1.0.0\n"] * 2
