@@ -76,7 +76,12 @@ class Context:
     def environ(self) -> dict[str, str]:
         """The environment for every child process and for pipmodels' own downloads."""
         if self._environ is None:
-            env = {**self.base_environ, **self._overrides}
+            # Children's temporary files go in this run's folder too: a later run sweeps what
+            # a SIGKILL leaves there, where nothing would sweep the system's /tmp.
+            scratch = self.run_dir / "tmp"
+            scratch.mkdir(exist_ok=True)
+            temp = {name: str(scratch) for name in ("TMPDIR", "TEMP", "TMP")}
+            env = {**self.base_environ, **self._overrides, **temp}
             if self.credentials:
                 netrc = self.run_dir / "netrc"
                 text = netrc_text(self.credentials, user_netrc(self.base_environ))
