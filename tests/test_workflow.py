@@ -192,7 +192,7 @@ def test_direct_references_in_nested_files(
 
 
 def test_pipmodels_survives_syncing_its_own_environment(
-    project: Project, venv: Venv, tmp_path: Path, pipmodels_wheel: Path
+    project: Project, venv: Venv, tmp_path: Path, pipmodels_wheel: Path, engine: str
 ) -> None:
     # pipmodels installed in the target, as from an index, beside a dependency and a stray.
     wheels = tmp_path / "x"
