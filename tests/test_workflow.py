@@ -192,7 +192,12 @@ def test_direct_references_in_nested_files(
 
 
 def test_pipmodels_survives_syncing_its_own_environment(
-    project: Project, venv: Venv, tmp_path: Path, pipmodels_wheel: Path, engine: str
+    project: Project,
+    venv: Venv,
+    tmp_path: Path,
+    pipmodels_wheel: Path,
+    engine: str,
+    server: Server,
 ) -> None:
     # pipmodels installed in the target, as from an index, beside a dependency and a stray.
     wheels = tmp_path / "x"
@@ -203,6 +208,10 @@ def test_pipmodels_survives_syncing_its_own_environment(
     venv.install_offline(wheels, "pipmodels", "click", "stray")
     model = build_wheel(tmp_path / "m", "en_demo", "1.0.0")
     project.write("requirements.in", f"{model}\n")
+    if engine == "uv":
+        # uv pip sync asks the index about every pin, installed or not (pip-sync asks about
+        # none that is installed): it needs an index that answers, even if it has nothing.
+        project.env["PIP_INDEX_URL"] = server.add_index([])
 
     project.pipmodels("sync", "--python-executable", venv.python)
 
