@@ -13,7 +13,12 @@ from typing import Any
 import click
 
 from pipmodels import __version__, config, console, fastpath
-from pipmodels.clioptions import common_options, compile_options, spacy_check_option
+from pipmodels.clioptions import (
+    common_options,
+    compile_options,
+    engine_option,
+    spacy_check_option,
+)
 from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.options import CommandLine, Options, resolve
 from pipmodels.session import Session
@@ -287,6 +292,7 @@ def links_command(
 @click.option("--allow-system", is_flag=True, help="Sync a Python that is not a virtualenv.")
 @click.option("--generate-hashes/--no-generate-hashes", "hashes", default=None)
 @spacy_check_option
+@engine_option
 @click.option("-v", "--verbose", count=True, help="Show the commands run and their output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 def add_command(

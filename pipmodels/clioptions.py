@@ -114,10 +114,18 @@ def compile_options(func: F) -> F:
                 "--pip-args", help="Extra arguments for pip, passed to pip-compile and pip-sync."
             ),
             spacy_check_option,
+            engine_option,
         ],
     )
 
 
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(["pip-tools", "uv"]),
+    envvar="PIPMODELS_ENGINE",
+    help="What compiles and syncs: pip-tools, or uv (pip install 'pipmodels[uv]') "
+    "[env PIPMODELS_ENGINE; default: pip-tools, or engine in [tool.pipmodels]].",
+)
 spacy_check_option = click.option(
     "--spacy-check/--no-spacy-check",
     "spacy_check",

@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, piptools
+from pipmodels import console, engines
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import write_or_explain
 from pipmodels.inputs import INDEX_OPTIONS, Inputs, Pin
+from pipmodels.options import PIP_TOOLS
 from pipmodels.reqfile import Line, RequirementsFile, split_option
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ def inputs_digest(inputs: Inputs, pins: Sequence[Pin], options: Options) -> str:
     for pin in sorted(pins, key=lambda p: p.entry.filename):
         digest.update(f"pin {pin.text} {pin.entry.sha256}\n".encode())
     digest.update(f"hashes {options.hashes} args {options.compile_args!r}\n".encode())
+    if options.engine != PIP_TOOLS:  # the default's digest stays what it was
+        digest.update(f"engine {options.engine}\n".encode())
     return digest.hexdigest()
 
 
@@ -89,20 +92,13 @@ def compile_requirements(
         sources = [mirror.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
-        cmd = piptools.pip_compile(
-            sources,
-            output,
-            find_links=cache.page,
-            hashes=options.hashes,
-            extra_args=options.compile_args,
-            verbose=session.ctx.verbose,
-        )
+        command = engines.compile_command(session, sources, output)
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
         session.ctx.run(
-            cmd,
-            env={"CUSTOM_COMPILE_COMMAND": options.header_command},
+            command.cmd,
+            env=command.env,
             cwd=mirror.path(Path.cwd()),
-            what="pip-compile",
+            what=command.what,
             hint="Fix the conflict or missing package shown above; requirements.txt was left as "
             "it was.",
         )
@@ -207,7 +203,9 @@ def _add_digest(text: str, header_command: str, digest: str) -> str:
     lines = text.splitlines(keepends=True)
     record = [f"# pipmodels inputs digest: sha256:{digest}\n", "#\n"]
     command_line = f"#    {header_command}\n"
-    at = lines.index(command_line) + 2 if command_line in lines else 0
+    at = lines.index(command_line) + 1 if command_line in lines else 0
+    if at and lines[at : at + 1] == ["#\n"]:  # pip-compile closes its header with "#"; uv not
+        at += 1
     return "".join(lines[:at] + record + lines[at:])
 
 

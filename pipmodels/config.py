@@ -9,6 +9,9 @@ pip-compile-args = ["--strip-extras"]
 pip-sync-args = []
 spacy-check = true
 mirror = "https://pypi.example.com/team/models/+simple/"
+engine = "pip-tools"          # or "uv"
+uv-compile-args = []          # used instead of pip-compile-args with the uv engine
+uv-sync-args = []
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ KEYS = {
     "jobs": int,
     "spacy-check": bool,
     "mirror": str,
+    "engine": str,
+    "uv-compile-args": list,
+    "uv-sync-args": list,
 }
 PATH_KEYS = ("cache-dir", "models", "sources", "env-file")
 

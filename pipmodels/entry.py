@@ -23,6 +23,7 @@ _VALUED = {
     "--cache-dir": "cache_dir",
     "--env-file": "env_file",
     "--python-executable": "python_executable",
+    "--engine": "engine",
 }
 _FLAGS = {"-q": "quiet", "--quiet": "quiet", "--allow-system": "allow_system"}
 
@@ -69,6 +70,8 @@ def parse(args: list[str]) -> CommandLine | None:
         python_executable=valued.get("python_executable"),
         allow_system="allow_system" in flags,
         quiet="quiet" in flags,
+        # The engine is part of the fingerprint: read it as the full command line would.
+        engine=valued.get("engine") or os.environ.get("PIPMODELS_ENGINE") or None,
     )
 
 

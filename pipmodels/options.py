@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipmodels.cache import DEFAULT_DIRNAME
+from pipmodels.errors import PipmodelsError
 
 DEFAULT_SOURCE = Path("requirements.in")
+PIP_TOOLS = "pip-tools"
+UV = "uv"
+ENGINES = (PIP_TOOLS, UV)  # what compiles and syncs; see pipmodels.engines
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class Options:
     dry_run: bool = False
     spacy_check: bool = True  # refuse a model whose meta.json does not admit the spaCy pinned
     mirror: str | None = None  # a team mirror asked before each model's origin
+    engine: str = PIP_TOOLS  # what compiles and syncs: pip-tools or uv
 
     @property
     def output_path(self) -> Path:
@@ -94,21 +99,25 @@ class CommandLine:
     spacy_check: bool | None = None
     quiet: bool = False  # read by the fast entry point only; the CLI sets the console level
     mirror: str | None = None
+    engine: str | None = None
 
 
 def resolve(given: CommandLine, project: dict[str, object]) -> Options:
     """Command-line values over [tool.pipmodels] (``project``, from config.load) over defaults."""
+    engine = check_engine(given.engine or str(project.get("engine", PIP_TOOLS)))
+    prefix = "uv" if engine == UV else "pip"
     compile_args = [
-        *_strings(project.get("pip-compile-args")),
+        *_strings(project.get(f"{prefix}-compile-args")),
         *(["--upgrade"] if given.upgrade else []),
     ]
     for package in given.upgrade_packages:
         compile_args += ["--upgrade-package", package]
     for extra in given.extras:
         compile_args += ["--extra", extra]
+    sync_args = _strings(project.get(f"{prefix}-sync-args"))
+    _refuse_pip_only(engine, given)
     if given.resolver:
         compile_args.append(f"--resolver={given.resolver}")
-    sync_args = _strings(project.get("pip-sync-args"))
     if given.pip_args:
         compile_args += ["--pip-args", given.pip_args]
         sync_args += ["--pip-args", given.pip_args]
@@ -131,7 +140,29 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
             project.get("spacy-check", True) if given.spacy_check is None else given.spacy_check
         ),
         mirror=given.mirror or _string(project.get("mirror")),
+        engine=engine,
     )
+
+
+def check_engine(name: str) -> str:
+    if name not in ENGINES:
+        raise PipmodelsError(
+            f"There is no engine {name!r}.", f"Choose one of: {', '.join(ENGINES)}."
+        )
+    return name
+
+
+def _refuse_pip_only(engine: str, given: CommandLine) -> None:
+    """pip-tools options that uv has no counterpart for."""
+    if engine != UV:
+        return
+    for option, value in (("--resolver", given.resolver), ("--pip-args", given.pip_args)):
+        if value:
+            raise PipmodelsError(
+                f"{option} is a pip-tools option; --engine uv has no counterpart.",
+                "Leave it out, or give uv's own options in uv-compile-args and uv-sync-args "
+                "under [tool.pipmodels].",
+            )
 
 
 def _strings(value: object) -> list[str]:

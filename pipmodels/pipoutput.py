@@ -1,7 +1,8 @@
 """The one place that reads what pip and pip-tools print.
 
 pipmodels prefers files and options to parsing output; these are the answers that only the
-output gives: why ``pip download`` failed, and what pip-sync installed, removed or would change.
+output gives: why ``pip download`` failed, and what pip-sync or uv pip sync installed, removed or
+would change.
 """
 
 from __future__ import annotations
@@ -72,6 +73,21 @@ def sync_report(output: str, *, dry_run: bool) -> SyncReport:
             report.removed.append(match.group(1))
         else:
             section = None
+    return report
+
+
+_UV_CHANGE = re.compile(r"^ ([-+~]) (\S+)")
+
+
+def uv_sync_report(output: str) -> SyncReport:
+    """uv pip sync lists each change as `` + name==version`` (installed), `` - ...`` (removed)
+    or `` ~ ...`` (reinstalled), the same way for a real run and a ``--dry-run``."""
+    report = SyncReport(lines=output.splitlines())
+    for line in report.lines:
+        match = _UV_CHANGE.match(line)
+        if match:
+            sign, what = match.groups()
+            (report.removed if sign == "-" else report.installed).append(what)
     return report
 
 

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, installed, pipoutput, piptools
+from pipmodels import console, engines, installed, pipoutput
 from pipmodels.filenames import canonical_name
 from pipmodels.inputs import Pin
 from pipmodels.installed import Target
+from pipmodels.options import UV
 
 if TYPE_CHECKING:
     from pipmodels.cache import Cache
@@ -74,22 +75,18 @@ def _pip_sync(
     with session.ctx.scratch("sync-") as tmp:
         request = Path(tmp) / options.output_path.name
         request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
-        cmd = piptools.pip_sync(
-            request,
-            find_links=[str(cache.page), *session.find_links_pages()],
-            python_executable=options.python_executable,
-            extra_args=(*options.sync_args, *(("--dry-run",) if dry_run else ())),
-            verbose=session.ctx.verbose,
-        )
+        command = engines.sync_command(session, request, target, dry_run=dry_run)
         if not dry_run:
             console.info(f"Syncing {target.shown}")
         result = session.ctx.run(
-            cmd,
-            what="pip-sync",
-            hint="See pip's message above; rerun with -v for all of it.",
-            # pip-sync --dry-run exits 1 when it would change something
-            ok=(0, 1) if dry_run else (0,),
+            command.cmd,
+            env=command.env,
+            what=command.what,
+            hint="See the installer's message above; rerun with -v for all of it.",
+            ok=(0, *command.would_change),
         )
+    if options.engine == UV:
+        return pipoutput.uv_sync_report(result.output)
     return pipoutput.sync_report(result.output, dry_run=dry_run)
 
 

@@ -38,6 +38,12 @@ def isolated_pip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PIP_RETRIES", "0")
     # Nothing reaches the real package index: tests that need one start their own.
     monkeypatch.setenv("PIP_INDEX_URL", UNREACHABLE_INDEX)
+    # uv: no uv.toml of the machine's, its cache per test, and no retrying a refused connection.
+    monkeypatch.setenv("UV_NO_CONFIG", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    monkeypatch.setenv("UV_HTTP_TIMEOUT", "10")
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
 
 
 @pytest.fixture
@@ -186,6 +192,17 @@ def project(tmp_path: Path) -> Project:
     root = tmp_path / "project"
     root.mkdir()
     return Project(root)
+
+
+ENGINES = ["pip-tools", "uv"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, project: Project) -> str:
+    """Each engine in turn, chosen the way CI would: PIPMODELS_ENGINE."""
+    name: str = request.param
+    project.env["PIPMODELS_ENGINE"] = name
+    return name
 
 
 @dataclass

@@ -68,6 +68,12 @@ class Server(LocalHost):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                self._answer(body=True)
+
+            def do_HEAD(self) -> None:  # uv asks for a wheel's size before it fetches
+                self._answer(body=False)
+
+            def _answer(self, *, body: bool) -> None:
                 parts = urlsplit(self.path)
                 path = unquote(parts.path)
                 request = Request(
@@ -82,7 +88,8 @@ class Server(LocalHost):
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(response.body)))
                 self.end_headers()
-                self._send(path, response.body)
+                if body:
+                    self._send(path, response.body)
 
             def _send(self, path: str, body: bytes) -> None:
                 if path not in server.archives:

@@ -16,7 +16,13 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("hashes", [True, False], ids=["hashes", "no-hashes"])
 @pytest.mark.parametrize("index_hashes", [True, False], ids=["index-hashes", "no-index-hashes"])
 def test_the_cached_file_wins_over_the_index(
-    server: Server, project: Project, venv: Venv, tmp_path: Path, index_hashes: bool, hashes: bool
+    server: Server,
+    project: Project,
+    venv: Venv,
+    tmp_path: Path,
+    index_hashes: bool,
+    hashes: bool,
+    engine: str,
 ) -> None:
     canary = tmp_path / "placeholder-setup-py-ran"
     real = tmp_path / "real"

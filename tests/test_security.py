@@ -111,10 +111,25 @@ FORMS: dict[str, Callable[[Project, Hosts], None]] = {
 }
 
 
-@pytest.mark.parametrize("form", FORMS, ids=list(FORMS))
+# The forms in which the installer itself (not pipmodels' download) needs the key.
+UV_FORMS = [
+    "index-in-requirements.in",
+    "PIP_INDEX_URL",
+    "find-links-in-requirements.in",
+    "pip.conf extra-index-url (Artifactory)",
+    "netrc",
+]
+CASES = [
+    *((form, "pip-tools") for form in FORMS),
+    *((form, "uv") for form in UV_FORMS),
+]
+
+
+@pytest.mark.parametrize(("form", "engine"), CASES, ids=[f"{f}-{e}" for f, e in CASES])
 def test_every_credential_form_installs_and_nothing_leaks(
-    form: str, hosts: Hosts, project: Project, venv: Venv, tmp_path: Path
+    form: str, engine: str, hosts: Hosts, project: Project, venv: Venv, tmp_path: Path
 ) -> None:
+    project.env["PIPMODELS_ENGINE"] = engine
     project.env.setdefault("PIP_INDEX_URL", hosts.public)
     project.env["PRODIGY_KEY"] = SECRET
     FORMS[form](project, hosts)
@@ -130,6 +145,7 @@ def test_every_credential_form_installs_and_nothing_leaks(
     warm = project.pipmodels(*args)
     assert warm.stderr.startswith("Up to date")
     check = project.pipmodels("compile", *models, "--check", "-v")
+    assert ("uv pip compile" in check.stderr) == (engine == "uv")
     for run in (cold, warm, check):
         assert SECRET not in run.output
     users_own = {"user-pip.conf", "user-netrc"}

@@ -1,0 +1,191 @@
+"""The uv engine's command lines, its options and what it prints, without running it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipmodels import engines, pipoutput
+from pipmodels.compile import _add_digest, inputs_digest
+from pipmodels.errors import PipmodelsError
+from pipmodels.inputs import Inputs
+from pipmodels.options import CommandLine, Options, resolve
+
+
+def test_uv_pip_compile_asks_for_hashes_and_the_pipmodels_header(tmp_path: Path) -> None:
+    cmd = engines.uv_pip_compile(
+        "/bin/uv",
+        ["requirements.in", "models.txt"],
+        tmp_path / "out.txt",
+        find_links=tmp_path / "index.html",
+        hashes=True,
+        header_command="pipmodels compile -m models.txt",
+        python="/py",
+        index_args=["--index-url", "https://index/simple/"],
+        extra_args=["--upgrade"],
+    )
+    assert cmd == [
+        "/bin/uv",
+        "pip",
+        "compile",
+        "--python",
+        "/py",
+        "--find-links",
+        str(tmp_path / "index.html"),
+        "--index-url",
+        "https://index/simple/",
+        "--custom-compile-command",
+        "pipmodels compile -m models.txt",
+        "--output-file",
+        str(tmp_path / "out.txt"),
+        "--no-progress",
+        "--generate-hashes",
+        "--quiet",
+        "--upgrade",
+        "requirements.in",
+        "models.txt",
+    ]
+    # uv writes no index or find-links URL unless asked to
+    assert not [a for a in cmd if a.startswith("--emit")]
+
+
+def test_uv_pip_compile_without_hashes_and_verbose(tmp_path: Path) -> None:
+    cmd = engines.uv_pip_compile(
+        "uv",
+        ["r.in"],
+        tmp_path / "o.txt",
+        find_links=tmp_path / "i.html",
+        hashes=False,
+        header_command="pipmodels compile",
+        python="/py",
+        verbose=True,
+    )
+    assert "--generate-hashes" not in cmd
+    assert cmd[-2:] == ["--verbose", "r.in"]
+
+
+def test_uv_pip_sync_gets_each_page_the_target_and_system_only_when_allowed() -> None:
+    cmd = engines.uv_pip_sync(
+        "uv",
+        Path("r.txt"),
+        find_links=["cache/index.html", "https://page"],
+        python="/py",
+        system=False,
+        dry_run=False,
+        index_args=["--extra-index-url", "https://extra/"],
+    )
+    assert cmd == [
+        "uv",
+        "pip",
+        "sync",
+        "--python",
+        "/py",
+        "--no-progress",
+        "--find-links",
+        "cache/index.html",
+        "--find-links",
+        "https://page",
+        "--extra-index-url",
+        "https://extra/",
+        "r.txt",
+    ]
+    dry = engines.uv_pip_sync(
+        "uv", Path("r.txt"), find_links=[], python="/py", system=True, dry_run=True
+    )
+    assert dry[-4:] == ["--no-progress", "--system", "--dry-run", "r.txt"]
+
+
+def test_pip_settings_become_uv_arguments() -> None:
+    settings = {
+        "index-url": ["https://a/simple/", "https://b/simple/"],
+        "extra-index-url": ["https://c/", "https://d/"],
+        "find-links": ["/wheels"],
+    }
+    assert engines.uv_index_args(settings, inputs_declare_index=False, no_index=True) == [
+        "--index-url",
+        "https://b/simple/",  # pip keeps the last
+        "--extra-index-url",
+        "https://c/",
+        "--extra-index-url",
+        "https://d/",
+        "--find-links",
+        "/wheels",
+        "--no-index",
+    ]
+    # uv lets --index-url beat a requirements file's -i; pip lets the file win
+    declared = engines.uv_index_args(settings, inputs_declare_index=True)
+    assert "--index-url" not in declared
+    assert engines.uv_index_args({}, inputs_declare_index=False) == []
+
+
+def test_uv_comes_from_the_package_else_path_else_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uv
+
+    assert engines.find_uv({"PATH": ""}) == str(uv.find_uv_bin())
+    monkeypatch.setitem(sys.modules, "uv", None)  # not installed
+    fake = tmp_path / "uv"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    assert engines.find_uv({"PATH": str(tmp_path)}) == str(fake)
+    with pytest.raises(PipmodelsError) as error:
+        engines.find_uv({"PATH": str(tmp_path / "nowhere")})
+    assert "pipmodels[uv]" in error.value.hint
+
+
+def test_engine_option_config_and_uv_only_arguments() -> None:
+    project: dict[str, object] = {
+        "engine": "uv",
+        "pip-compile-args": ["--resolver=backtracking"],
+        "uv-compile-args": ["--prerelease=allow"],
+        "uv-sync-args": ["--strict"],
+    }
+    options = resolve(CommandLine(upgrade=True), project)
+    assert options.engine == "uv"
+    assert options.compile_args == ("--prerelease=allow", "--upgrade")
+    assert options.sync_args == ("--strict",)
+    pip_tools = resolve(CommandLine(engine="pip-tools"), project)
+    assert pip_tools.compile_args == ("--resolver=backtracking",)
+    assert resolve(CommandLine(), {}).engine == "pip-tools"
+    with pytest.raises(PipmodelsError, match="--pip-args is a pip-tools option"):
+        resolve(CommandLine(pip_args="--pre"), project)
+    with pytest.raises(PipmodelsError, match="no engine 'poetry'"):
+        resolve(CommandLine(), {"engine": "poetry"})
+
+
+def test_the_engine_is_part_of_the_compile_digest_and_the_fast_path_options() -> None:
+    inputs = Inputs((), (), (), ())
+    default = inputs_digest(inputs, [], Options())
+    assert inputs_digest(inputs, [], Options(engine="uv")) != default
+    assert repr(Options(engine="uv")) != repr(Options())  # the fast path hashes this repr
+
+
+def test_the_digest_line_follows_either_header() -> None:
+    command = "pipmodels compile -m m.txt"
+    uv = f"# This file was autogenerated by uv via the following command:\n#    {command}\na==1\n"
+    assert _add_digest(uv, command, "ab") == (
+        "# This file was autogenerated by uv via the following command:\n"
+        f"#    {command}\n# pipmodels inputs digest: sha256:ab\n#\na==1\n"
+    )
+    pip_tools = f"#\n# by the following command:\n#\n#    {command}\n#\na==1\n"
+    assert _add_digest(pip_tools, command, "ab") == (
+        f"#\n# by the following command:\n#\n#    {command}\n#\n"
+        "# pipmodels inputs digest: sha256:ab\n#\na==1\n"
+    )
+
+
+def test_uv_sync_report_reads_plus_and_minus_lines() -> None:
+    output = (
+        "Using Python 3.11.7 environment at: venv\nResolved 2 packages in 1ms\n"
+        "Would uninstall 1 package\nWould install 2 packages\n"
+        " - stray==1.0\n"
+        " + en-demo==1.0.0 (from file:///cache/en_demo-1.0.0-py3-none-any.whl#sha256=ab)\n"
+        " + helperlib==1.0.0\n"
+    )
+    report = pipoutput.uv_sync_report(output)
+    assert report.installed == ["en-demo==1.0.0", "helperlib==1.0.0"]
+    assert report.removed == ["stray==1.0"]
+    assert not pipoutput.uv_sync_report("Checked 2 packages in 0.1ms\n").changes
