@@ -1,0 +1,218 @@
+"""An attacker's pass: hostile servers, hostile archives, hostile state files, and the option
+forms pip accepts that a simpler reader would miss. Each test is a hole that was found and fixed.
+
+Tests that run pip are marked slow; the rest run pipmodels against local servers only.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import secrets
+import shutil
+import socket
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.builders import build_sdist, build_wheel, sha256
+from tests.conftest import SECRET, Project, files_containing, secret_forms
+from tests.servers import Response, Server
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """A folder outside every test folder whose path survives name normalisation (lowercase
+    letters and digits only), where a hostile name could try to write."""
+    folder = Path("/tmp") / f"pmattack{secrets.token_hex(6)}"
+    folder.mkdir()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_metadata_name_with_a_path_never_writes_outside_the_cache(
+    server: Server, project: Project, tmp_path: Path, outside: Path
+) -> None:
+    # Hugging Face's unversioned form makes pipmodels name the cached file from the metadata.
+    wheel = build_wheel(
+        tmp_path / "w",
+        "evil",
+        "1.0",
+        metadata_name=f"{outside}/pwned",
+        filename="evil-any-py3-none-any.whl",
+    )
+    server.add_file("/evil-any-py3-none-any.whl", wheel.read_bytes())
+    project.write("requirements.in", f"{server.url}/evil-any-py3-none-any.whl\n")
+    run = project.pipmodels("download", check=False)
+    assert list(outside.iterdir()) == []
+    assert run.returncode == 1
+    assert "Traceback" not in run.output
+    assert "not a valid project name" in run.stderr
+
+
+def zip_bomb_wheel(dest: Path, size: int) -> Path:
+    """A small wheel whose METADATA inflates to ``size`` bytes."""
+    path = dest / "bomb-1.0-py3-none-any.whl"
+    dest.mkdir(parents=True, exist_ok=True)
+    header = b"Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\n\n"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("bomb-1.0.dist-info/METADATA", "w", force_zip64=True) as member:
+            member.write(header)
+            block = b" " * (1 << 20)
+            for _ in range(size >> 20):
+                member.write(block)
+        archive.writestr("bomb-1.0.dist-info/WHEEL", b"Wheel-Version: 1.0\n")
+    return path
+
+
+def test_a_metadata_zip_bomb_is_refused_without_reading_it_into_memory(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    bomb = zip_bomb_wheel(tmp_path / "b", 64 << 20)
+    assert bomb.stat().st_size < 1 << 20
+    server.add_file(f"/{bomb.name}", bomb.read_bytes())
+    project.write("requirements.in", f"bomb @ {server.url}/{bomb.name}\n")
+    run = project.pipmodels("download", check=False)
+    assert run.returncode == 1
+    assert "Traceback" not in run.output
+    assert "metadata is larger than" in run.stderr
+    assert list((project.root / ".pipmodels-cache").glob("bomb*")) == []
+
+
+class RawServer:
+    """One-shot HTTP answers written byte for byte: headers that lie, bodies cut short."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(self.answer)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_body_cut_short_is_a_message_and_caches_nothing(project: Project, tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "w", "en_cut", "1.0.0", payload=50_000)
+    data = wheel.read_bytes()
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+    raw = RawServer(head.encode() + data[: len(data) // 2])
+    try:
+        project.write("requirements.in", f"en_cut @ {raw.url}/{wheel.name}\n")
+        run = project.pipmodels("download", check=False)
+    finally:
+        raw.close()
+    assert run.returncode == 1
+    assert "Traceback" not in run.output
+    assert "error: " in run.stderr
+    assert list((project.root / ".pipmodels-cache").glob("en_cut*")) == []
+
+
+def test_a_gzip_content_encoding_is_kept_as_pip_keeps_it(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    """Static hosts often label a .tar.gz ``Content-Encoding: gzip``; pip stores the bytes as
+    served, so the file keeps the sha256 its publisher gives."""
+    sdist = build_sdist(tmp_path / "s", "en_gz", "1.0.0")
+    server.add_file(f"/{sdist.name}", sdist.read_bytes(), **{"Content-Encoding": "gzip"})
+    url = f"{server.url}/{sdist.name}#sha256={sha256(sdist)}"
+    project.write("requirements.in", f"en_gz @ {url}\n")
+    run = project.pipmodels("download", check=False)
+    assert run.returncode == 0, run.output
+    cached = project.root / ".pipmodels-cache" / sdist.name
+    assert cached.read_bytes() == sdist.read_bytes()
+    assert gzip.decompress(cached.read_bytes())  # still a gzip file
+
+
+def test_a_hostile_manifest_cannot_point_the_cache_outside_itself(
+    server: Server, project: Project, tmp_path: Path, outside: Path
+) -> None:
+    """A cache restored from a shared CI cache or a static host is not trusted with paths."""
+    wheel = build_wheel(tmp_path / "w", "en_ok", "1.0.0")
+    server.add_file(f"/{wheel.name}", wheel.read_bytes())
+    project.write("requirements.in", f"en_ok @ {server.url}/{wheel.name}\n")
+    project.pipmodels("download")
+    victim = outside / "victim-1.0-py3-none-any.whl"
+    victim.write_bytes(wheel.read_bytes())
+    cache = project.root / ".pipmodels-cache"
+    manifest = cache / ".pipmodels" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["files"][str(victim)] = {**data["files"][wheel.name], "name": "victim"}
+    data["files"]["../../escape.whl"] = data["files"][wheel.name]
+    manifest.write_text(json.dumps(data))
+    (cache / "index.html").unlink()
+
+    project.pipmodels("download")
+
+    page = (cache / "index.html").read_text()
+    assert str(victim) not in page and "victim" not in page
+    assert "escape" not in page
+
+
+def test_nested_json_of_the_wrong_shape_in_state_files_is_survived(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    wheel = build_wheel(tmp_path / "w", "en_ok", "1.0.0")
+    server.add_file(f"/{wheel.name}", wheel.read_bytes())
+    project.write("requirements.in", f"en_ok @ {server.url}/{wheel.name}\n")
+    project.pipmodels("download")
+    manifest = project.root / ".pipmodels-cache" / ".pipmodels" / "manifest.json"
+    shapes = [
+        {"files": {wheel.name: {"name": "en-ok", "version": "1.0.0", "sha256": 1, "size": 1}}},
+        {"files": {wheel.name: {"name": "en-ok", "version": "1.0.0", "sha256": "x", "size": "2"}}},
+        {"files": [], "sources": {"a": 1}},
+        {"files": {wheel.name: {"name": "en-ok", "version": [], "sha256": "x", "size": 1}}},
+    ]
+    for shape in shapes:
+        manifest.write_text(json.dumps(shape))
+        run = project.pipmodels("download", check=False)
+        assert run.returncode == 0, run.output
+        assert run.stdout == "en-ok==1.0.0\n"
+
+
+def test_a_key_never_lands_in_files_of_a_failed_fetch(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    """401, 403, 404, 500 and a redirect loop: each a message, the key nowhere."""
+    project.env["PRODIGY_KEY"] = SECRET
+    for status in (401, 403, 404, 500):
+        server.routes[f"/s{status}/m-1.0-py3-none-any.whl"] = functools.partial(_answer, status)
+    server.routes["/loop/m-1.0-py3-none-any.whl"] = lambda r: _answer(
+        302, r, Location=f"{server.url}/loop/m-1.0-py3-none-any.whl"
+    )
+    keyed = server.url.replace("http://", "http://user:${PRODIGY_KEY}@")
+    for path in ("s401", "s403", "s404", "s500", "loop"):
+        project.write("requirements.in", f"m @ {keyed}/{path}/m-1.0-py3-none-any.whl\n")
+        run = project.pipmodels("download", "-v", check=False)
+        assert run.returncode == 1, run.output
+        assert "Traceback" not in run.output
+        assert not any(form in run.output for form in _forms(SECRET)), run.output
+    assert files_containing(SECRET, tmp_path) == []
+
+
+def _answer(status: int, _request: object = None, **headers: str) -> Response:
+    return Response(status, b"no", dict(headers))
+
+
+def _forms(secret: str) -> list[str]:
+    return secret_forms(secret)
