@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import build_sdist, build_wheel, sha256
-from tests.conftest import SECRET, Project, files_containing, secret_forms
+from tests.conftest import SECRET, CommandLineSpy, Project, Venv, files_containing, secret_forms
 from tests.servers import Response, Server
 
 
@@ -190,6 +190,25 @@ def test_nested_json_of_the_wrong_shape_in_state_files_is_survived(
         assert run.stdout == "en-ok==1.0.0\n"
 
 
+def test_every_option_form_pip_reads_is_read_the_same(tmp_path: Path) -> None:
+    """pip reads option lines with optparse: ``-fURL``, ``--find-link=URL`` (a prefix of a long
+    option) and several options on one line are all options for pip, and must be for us."""
+    from pipmodels.reqfile import Line, option_values
+
+    def values(text: str) -> list[tuple[str, str]]:
+        return option_values(Line(tmp_path / "r.txt", 1, text))
+
+    assert values("-fhttps://h/p/") == [("--find-links", "https://h/p/")]
+    assert values("--find-link=https://h/p/") == [("--find-links", "https://h/p/")]
+    assert values("--extra-index https://h/s/") == [("--extra-index-url", "https://h/s/")]
+    assert values("-i https://a/s/ --extra-index-url https://b/s/") == [
+        ("--index-url", "https://a/s/"),
+        ("--extra-index-url", "https://b/s/"),
+    ]
+    assert values("--no-index") == [("--no-index", "")]
+    assert values("--trusted-host h") == [("--trusted-host", "h")]
+
+
 def test_a_key_never_lands_in_files_of_a_failed_fetch(
     server: Server, project: Project, tmp_path: Path
 ) -> None:
@@ -216,3 +235,127 @@ def _answer(status: int, _request: object = None, **headers: str) -> Response:
 
 def _forms(secret: str) -> list[str]:
     return secret_forms(secret)
+
+
+# -- with the real pip, pip-compile and pip-sync -------------------------------------------------
+
+
+@pytest.fixture
+def prodigy_hosts(server: Server, tmp_path: Path) -> tuple[str, str, Path]:
+    """A keyed find-links page with the real prodigy 1.15.3, and a public index whose prodigy
+    is an impostor: a higher version, and the same version under a more specific wheel tag."""
+    import sys
+
+    real = build_wheel(tmp_path / "real", "prodigy", "1.15.3", marker="real")
+    tag = f"py{sys.version_info[0]}{sys.version_info[1]}-none-any"
+    impostors = [
+        build_wheel(tmp_path / "fake", "prodigy", "1.16.0", marker="impostor"),
+        build_wheel(
+            tmp_path / "fake2",
+            "prodigy",
+            "1.15.3",
+            marker="impostor",
+            filename=f"prodigy-1.15.3-{tag}.whl",
+        ),
+        build_wheel(tmp_path / "fake", "tinyspacy", "3.8.2"),
+    ]
+    index = server.add_index(impostors)
+    page = server.add_find_links_page("/prodigy", SECRET, [real])
+    return index, page.replace("http://", "http://${PRODIGY_KEY}@"), real
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "option",
+    ["-f{page}", "--find-link={page}", "--find-links={page} --pre"],
+    ids=["-fURL", "prefix-of-long-option", "two-options-one-line"],
+)
+def test_a_find_links_option_in_any_form_pip_reads_keeps_the_impostor_out(
+    option: str, prodigy_hosts: tuple[str, str, Path], project: Project
+) -> None:
+    index, page, _real = prodigy_hosts
+    project.env.update(PIP_INDEX_URL=index, PRODIGY_KEY=SECRET)
+    project.write("models.txt", option.format(page=page) + "\nprodigy>=1.15\n")
+    project.spy_secret = SECRET
+    run = project.pipmodels("download", "-m", "models.txt", check=False)
+    assert run.stdout == "prodigy==1.15.3\n", run.output
+    assert SECRET not in run.output
+
+
+@pytest.mark.slow
+def test_extras_without_hashes_still_install_the_cached_file(
+    prodigy_hosts: tuple[str, str, Path], project: Project, venv: Venv
+) -> None:
+    index, page, _real = prodigy_hosts
+    project.env.update(PIP_INDEX_URL=index, PRODIGY_KEY=SECRET)
+    project.write("requirements.in", "tinyspacy\n")
+    project.write("models.txt", f"-f {page}\nprodigy[extra]==1.15.3\n")
+    project.spy_secret = SECRET
+    args = ["sync", "-m", "models.txt", "--python-executable", venv.python]
+    project.pipmodels(*args, "--no-generate-hashes")
+    assert venv.run("import prodigy; print(prodigy.MARKER)") == "real"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "line",
+    [
+        "acme @ git+http://${PRODIGY_KEY}@127.0.0.1:9/acme.git",
+        "-e git+http://user:${PRODIGY_KEY}@127.0.0.1:9/acme.git#egg=acme",
+    ],
+    ids=["vcs-direct-reference", "editable-vcs"],
+)
+def test_a_key_in_a_vcs_url_never_reaches_git_or_requirements_txt(
+    line: str, project: Project, tmp_path: Path
+) -> None:
+    project.env["PRODIGY_KEY"] = SECRET
+    project.write("requirements.in", line + "\n")
+    with CommandLineSpy(SECRET) as spy:
+        run = project.pipmodels("compile", check=False)
+    assert spy.leaks == set()
+    assert run.returncode == 1
+    assert "Traceback" not in run.output
+    assert SECRET not in run.output
+    assert "git credential" in run.stderr
+    assert files_containing(SECRET, tmp_path) == []
+
+
+@pytest.mark.slow
+def test_the_sampler_sees_no_key_in_any_command_gitlab_form_with_awkward_characters(
+    server: Server, project: Project, venv: Venv, tmp_path: Path, index: str
+) -> None:
+    """GitLab's ``__token__:TOKEN`` with a token holding ``@``, ``:`` and a space, percent-encoded
+    in the variable as URLs need; every command users run, sampled and scanned."""
+    from urllib.parse import quote
+
+    token = "p@ss:w rd-9f3c1e77"
+    prodigy = build_wheel(tmp_path / "p", "prodigy", "1.15.3", requires=["helperlib"])
+    helper = build_wheel(tmp_path / "p", "helperlib", "1.0.0")
+    private = server.add_index([prodigy, helper], prefix="/gl", auth=f"__token__:{token}")
+    project.env.update(PIP_INDEX_URL=index, GITLAB_TOKEN=quote(token, safe=""))
+    project.write("requirements.in", "tinyspacy<3.9\n")
+    project.write(
+        "models.txt",
+        "--extra-index-url "
+        + private.replace("http://", "http://__token__:${GITLAB_TOKEN}@")
+        + "\nprodigy==1.15.3\n",
+    )
+    m = ["-m", "models.txt"]
+    py = ["--python-executable", venv.python]
+    runs = []
+    for args in (
+        ["download", "-v", *m],
+        ["compile", "-v", *m],
+        ["compile", "--check", "-v", *m],
+        ["sync", "--dry-run", "-v", *m, *py],
+        ["sync", "-v", *m, *py],
+        ["sync", "--check", "-v", *m, *py],
+    ):
+        with CommandLineSpy(token) as spy:
+            runs.append(project.pipmodels(*args, check=False))
+        assert spy.leaks == set(), args
+        assert runs[-1].returncode == 0, runs[-1].output
+    for run in runs:
+        assert not any(form in run.output for form in secret_forms(token)), run.output
+    assert files_containing(token, tmp_path) == []
+    assert venv.run("import prodigy; print(prodigy.__version__)") == "1.15.3"
