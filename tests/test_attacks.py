@@ -359,3 +359,23 @@ def test_the_sampler_sees_no_key_in_any_command_gitlab_form_with_awkward_charact
         assert not any(form in run.output for form in secret_forms(token)), run.output
     assert files_containing(token, tmp_path) == []
     assert venv.run("import prodigy; print(prodigy.__version__)") == "1.15.3"
+
+
+def test_a_redirect_to_another_host_gets_no_key(project: Project, tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "w", "en_moved", "1.0.0")
+    keyed, other = Server(), Server()
+    try:
+        other.add_file(f"/{wheel.name}", wheel.read_bytes())
+        # 127.0.0.1 and localhost: the same machine, but another host name to the client.
+        elsewhere = other.url.replace("127.0.0.1", "localhost")
+        keyed.routes[f"/{wheel.name}"] = functools.partial(
+            _answer, 302, Location=f"{elsewhere}/{wheel.name}"
+        )
+        project.env["PRODIGY_KEY"] = SECRET
+        url = keyed.url.replace("http://", "http://${PRODIGY_KEY}@")
+        project.write("requirements.in", f"en_moved @ {url}/{wheel.name}\n")
+        project.pipmodels("download")
+        assert other.log and all("authorization" not in r.headers for r in other.log)
+    finally:
+        keyed.close()
+        other.close()
