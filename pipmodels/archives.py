@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -14,6 +15,13 @@ from packaging.version import InvalidVersion, Version
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import name_from_filename
 from pipmodels.files import sha256_of
+
+# PEP 508's project name: the cached file is named after it, so a name from a hostile archive
+# ("/home/me/.bashrc") must never reach a path.
+_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
+# Real METADATA and PKG-INFO files are kilobytes; a larger one is read no further than this,
+# so that a small archive inflating to gigabytes cannot exhaust memory.
+MAX_METADATA_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -33,13 +41,20 @@ def inspect(path: Path, *, shown_as: str | None = None, sha256: str | None = Non
     label = shown_as or path.name
     metadata = _read_metadata(path, label)
     try:
-        name = canonicalize_name(metadata["Name"])
+        raw_name = metadata["Name"]
         version = Version(metadata["Version"])
     except (KeyError, TypeError, InvalidVersion):
         raise PipmodelsError(
             f"{label} has no valid Name and Version in its metadata.",
             "Rebuild the package, or fix the URL so it points at the package archive.",
         ) from None
+    if not _PROJECT_NAME.match(raw_name):
+        raise PipmodelsError(
+            f"{label}: its metadata gives {raw_name[:60]!a}, which is not a valid project "
+            "name. Nothing was added to the cache.",
+            "Do not trust this source; point the requirement at the real package archive.",
+        )
+    name = canonicalize_name(raw_name)
     from_name = name_from_filename(path.name)
     if from_name is not None and from_name != (name, version):
         raise PipmodelsError(
@@ -75,17 +90,34 @@ def _read_metadata(path: Path, label: str) -> dict[str, str]:
 
 def _zip_metadata(path: Path) -> str | None:
     with zipfile.ZipFile(path) as archive:
+        member = _zip_metadata_member(archive.namelist())
+        if member is None:
+            return None
+        size = archive.getinfo(member).file_size
+        _refuse_large_metadata(size, path)  # before testzip inflates it
         broken = archive.testzip()  # reads every member: a truncated download fails here
         if broken is not None:
             raise zipfile.BadZipFile(broken)
-        for member in archive.namelist():
-            parts = member.split("/")
-            if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
-                return archive.read(member).decode("utf-8")
-        for member in archive.namelist():  # a zip sdist
-            if member.count("/") == 1 and member.endswith("/PKG-INFO"):
-                return archive.read(member).decode("utf-8")
-    return None
+        with archive.open(member) as stream:
+            return stream.read(MAX_METADATA_BYTES).decode("utf-8")
+
+
+def _zip_metadata_member(names: list[str]) -> str | None:
+    """A wheel's ``*.dist-info/METADATA``, else a zip sdist's ``*/PKG-INFO``."""
+    for member in names:
+        parts = member.split("/")
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+            return member
+    return next((m for m in names if m.count("/") == 1 and m.endswith("/PKG-INFO")), None)
+
+
+def _refuse_large_metadata(size: int, path: Path) -> None:
+    if size > MAX_METADATA_BYTES:
+        raise PipmodelsError(
+            f"{path.name}: its metadata is larger than {MAX_METADATA_BYTES >> 20} MB "
+            f"({size} bytes), which no real package has. Nothing was added to the cache.",
+            "Do not trust this source; point the requirement at the real package archive.",
+        )
 
 
 def _tar_metadata(path: Path) -> str | None:
@@ -94,6 +126,7 @@ def _tar_metadata(path: Path) -> str | None:
         for member in archive:  # iterating reads the whole stream: truncation fails here
             if text is None and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
                 stream = archive.extractfile(member)
+                _refuse_large_metadata(member.size, path)
                 if stream is not None:
                     text = stream.read().decode("utf-8")
     return text

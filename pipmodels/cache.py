@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from pipmodels import console
 from pipmodels.errors import PipmodelsError
-from pipmodels.filenames import canonical_name
+from pipmodels.filenames import canonical_name, filename_problem
 from pipmodels.files import atomic_write, scratch_dir, sha256_of
 
 if TYPE_CHECKING:
@@ -158,10 +158,10 @@ class Cache:
         files = data.get("files")
         sources = data.get("sources")
         return {
-            "files": {k: v for k, v in files.items() if _valid_record(v)}
+            "files": {k: v for k, v in files.items() if _plain(k) and _valid_record(v)}
             if isinstance(files, dict)
             else {},
-            "sources": {k: v for k, v in sources.items() if isinstance(v, str)}
+            "sources": {k: v for k, v in sources.items() if _plain(v)}
             if isinstance(sources, dict)
             else {},
         }
@@ -227,6 +227,9 @@ class Cache:
 
     def add(self, staged: Path, entry: Entry, source: str | None) -> Entry:
         """Move a verified archive into the cache under ``entry.filename`` and record it."""
+        problem = filename_problem(entry.filename)
+        if problem is not None:  # every caller made it safe; a slip must not write elsewhere
+            raise PipmodelsError(f"Refusing to cache a file as {entry.filename!r}: {problem}.")
         with self._manifest_lock:
             target = self.root / entry.filename
             os.replace(staged, target)
@@ -261,6 +264,11 @@ class Cache:
 
         links = [Link(e.filename, quote(e.filename), e.sha256) for e in self.entries()]
         atomic_write(self.page, render_page(links, "pipmodels cache"))
+
+
+def _plain(filename: object) -> bool:
+    """A manifest comes from a folder users share: its file names are not trusted as paths."""
+    return isinstance(filename, str) and filename_problem(filename) is None
 
 
 def _valid_record(value: Any) -> bool:

@@ -40,16 +40,7 @@ def safe_filename(raw: str, *, what: str) -> str:
     Windows forbids, names made of dots, reserved device names and over-long names are refused
     rather than repaired: a server that sends such a name is not serving a package archive.
     """
-    name = raw
-    problem = None
-    if not name or set(name) <= {"."}:
-        problem = "it is empty"
-    elif _UNSAFE.search(name):
-        problem = "it holds a folder separator or a character no file name may hold"
-    elif _RESERVED.match(name) or name.startswith(".") or name.endswith((".", " ")):
-        problem = "it is a reserved or hidden name"
-    elif len(name.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
-        problem = f"it is longer than {MAX_FILENAME_BYTES} bytes"
+    problem = filename_problem(raw)
     if problem:
         shown = ascii(raw[:60]) + ("..." if len(raw) > 60 else "")
         raise PipmodelsError(
@@ -57,7 +48,20 @@ def safe_filename(raw: str, *, what: str) -> str:
             "Point the requirement at a URL that ends in the archive's real name "
             "(name-version-....whl or name-version.tar.gz).",
         )
-    return name
+    return raw
+
+
+def filename_problem(name: str) -> str | None:
+    """Why ``name`` is not a plain base name that is safe to write, or None when it is."""
+    if not name or set(name) <= {"."}:
+        return "it is empty"
+    if _UNSAFE.search(name):
+        return "it holds a folder separator or a character no file name may hold"
+    if _RESERVED.match(name) or name.startswith(".") or name.endswith((".", " ")):
+        return "it is a reserved or hidden name"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
+        return f"it is longer than {MAX_FILENAME_BYTES} bytes"
+    return None
 
 
 def name_from_filename(filename: str) -> tuple[NormalizedName, Version] | None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import requests
 
 CHUNK = 1 << 20
+IDENTITY = {"Accept-Encoding": "identity"}
 # Set by Ctrl-C: downloads on worker threads stop at their next chunk.
 cancelled = threading.Event()
 
@@ -168,18 +169,23 @@ class Client:
     def download(self, url: str, dest: Path, *, where: str) -> Downloaded:
         """Stream ``url`` into a file in ``dest``, hashing while writing; read each byte once."""
         import requests
+        import urllib3
 
         shown = self.shown(url)
         try:
-            with self.send(url, stream=True) as response:
+            # "identity", as pip asks: a host that compresses on the fly sends the file itself.
+            with self.send(url, stream=True, headers=IDENTITY) as response:
                 _check_status(response.status_code, shown, where, self.auth_for(url) is not None)
                 filename = archive_filename(url, response.headers, where=f"{where}: {shown}")
                 target = dest / filename
                 with target.open("xb") as stream:
                     sha256, size = self._copy(response, stream, shown, where)
-        except requests.exceptions.RequestException as exc:
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # The body is read from urllib3 itself, whose errors requests does not wrap: a
+            # connection closed mid-body (ProtocolError), a stalled read (ReadTimeoutError).
             raise PipmodelsError(
-                f"{where}: downloading {shown} failed ({type(exc).__name__}).",
+                f"{where}: downloading {shown} failed ({type(exc).__name__}). Nothing was added "
+                "to the cache.",
                 "Check the network and the URL, then run again.",
             ) from None
         return Downloaded(target, sha256, size)
@@ -198,12 +204,14 @@ class Client:
 def _chunks(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives: a chunk is whatever the socket has (up to CHUNK), so that a
     trickling server is measured as it trickles rather than after a whole chunk."""
+    # The bytes as served, as pip keeps them: a .tar.gz that a host labels "Content-Encoding:
+    # gzip" stays gzipped, and keeps the sha256 its publisher gives.
     raw = response.raw
     if hasattr(raw, "read1"):  # urllib3 2
-        while chunk := raw.read1(CHUNK, decode_content=True):
+        while chunk := raw.read1(CHUNK, decode_content=False):
             yield chunk
     else:  # pragma: no cover - urllib3 1
-        yield from response.iter_content(1 << 16)
+        yield from raw.stream(1 << 16, decode_content=False)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pipmodels.credentials import (
+    URL_USERINFO,
     Credential,
     env_var_names,
     expand,
@@ -18,7 +19,13 @@ from pipmodels.credentials import (
     split_userinfo,
 )
 from pipmodels.errors import PipmodelsError
-from pipmodels.reqfile import Line, ReqLine, RequirementsFile, read_one_tree, split_option
+from pipmodels.reqfile import (
+    Line,
+    ReqLine,
+    RequirementsFile,
+    read_one_tree,
+    split_option,
+)
 
 if TYPE_CHECKING:
     from pipmodels.cache import Entry
@@ -29,6 +36,7 @@ MODEL_SCHEMES = ("http://", "https://", "file:")
 LOCATION_OPTIONS = ("-f", "--find-links", "-i", "--index-url", "--extra-index-url")
 INDEX_OPTIONS = ("-i", "--index-url", "--extra-index-url")
 FIND_LINKS_OPTIONS = ("-f", "--find-links")
+ANY_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
 # spaCy's pipeline names (en_core_web_sm, de_dep_news_trf, xx_sent_ud_sm): on the public index
 # these are unclaimed or 999.9.9 placeholder sdists, never the model.
 SPACY_MODEL_NAME = re.compile(r"^[a-z]{2,3}-(core|dep|ent|sent)-[a-z0-9]+-(sm|md|lg|trf)$")
@@ -181,6 +189,33 @@ def location_credentials(
             if credential is not None:
                 found.append(credential)
     return found
+
+
+def refuse_keyed_references(files: Sequence[RequirementsFile], environ: Mapping[str, str]) -> None:
+    """Refuse a key in a URL that pipmodels leaves to pip-compile (``git+https://``, ``-e``).
+
+    pip-compile writes such a line, expanded, into requirements.txt, and pip hands its URL to
+    ``git clone`` on the command line; no netrc that pipmodels writes reaches git. A user name
+    alone (``git+ssh://git@host``) is not a key.
+    """
+    for parsed in files:
+        for req in parsed.requirements:
+            if is_model_reference(req, environ):
+                continue
+            text = req.requirement
+            keyed = any(
+                env_var_names(m.group("userinfo"))
+                or ":" in m.group("userinfo")
+                or "http" in m.group("scheme")
+                for m in URL_USERINFO.finditer(text)
+            )
+            if keyed or (env_var_names(text) and ANY_URL.search(text)):
+                raise PipmodelsError(
+                    f"{req.line.where}: {redact_url(text)!r} carries a key, which pip-compile "
+                    "would write into requirements.txt and pip would put on git's command line.",
+                    "Write the URL without the key and let git find it: a git credential "
+                    "helper (git config --global credential.helper store) or ~/.netrc.",
+                )
 
 
 def expand_or_fail(

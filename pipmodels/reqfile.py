@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import optparse
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import unquote, urlsplit
 
 from pipmodels.credentials import redact_url
@@ -103,17 +105,89 @@ def logical_lines(path: Path) -> list[Line]:
 
 
 def read(path: Path) -> RequirementsFile:
+    """``path``'s lines, each option line replaced by one line per option it holds, spelt
+    ``--long-name value``, so that every reader downstream sees the option pip sees."""
     parsed = RequirementsFile(path)
-    for line in logical_lines(path):
-        parsed.lines.append(line)
-        nested = _nested_file(line) if line.text.startswith("-") else None
-        if nested:
-            parsed.nested.append(nested)
-        elif line.text.startswith("-") and not _is_editable(line):
-            parsed.options.append(line)
-        else:
-            parsed.requirement_lines.append(line)
+    for raw in logical_lines(path):
+        lines = [raw]
+        if raw.text.startswith("-"):
+            lines = [Line(path, raw.number, text) for text in option_texts(raw)]
+        for line in lines:
+            parsed.lines.append(line)
+            nested = _nested_file(line) if line.text.startswith("-") else None
+            if nested:
+                parsed.nested.append(nested)
+            elif line.text.startswith("-") and not _is_editable(line):
+                parsed.options.append(line)
+            else:
+                parsed.requirement_lines.append(line)
     return parsed
+
+
+# The options pip accepts in a requirements file, by long name, and whether each takes a value.
+FILE_OPTIONS: dict[tuple[str, ...], bool] = {
+    ("-i", "--index-url"): True,
+    ("--extra-index-url",): True,
+    ("--no-index",): False,
+    ("-c", "--constraint"): True,
+    ("-r", "--requirement"): True,
+    ("-e", "--editable"): True,
+    ("-f", "--find-links"): True,
+    ("--no-binary",): True,
+    ("--only-binary",): True,
+    ("--prefer-binary",): False,
+    ("--require-hashes",): False,
+    ("--pre",): False,
+    ("--trusted-host",): True,
+    ("--use-feature",): True,
+}
+
+
+class _NotOptions(Exception):
+    pass
+
+
+class _Parser(optparse.OptionParser):
+    def error(self, msg: str) -> NoReturn:
+        raise _NotOptions(msg)
+
+
+def option_values(line: Line) -> list[tuple[str, str]]:
+    """Each option on ``line`` as (long name, value), read as pip reads it: with optparse,
+    which takes ``-fURL``, ``--find-link=URL`` (a unique prefix of a long option) and several
+    options on one line. A line pip would reject is read by its first word, as written."""
+    found: list[tuple[str, str]] = []
+
+    def take(option: optparse.Option, _opt: str, value: str | None, *_: object) -> None:
+        found.append((option.get_opt_string(), value or ""))
+
+    parser = _Parser(add_help_option=False)
+    for names, takes_value in FILE_OPTIONS.items():
+        kind = "string" if takes_value else None
+        parser.add_option(*names, action="callback", callback=take, type=kind)
+    try:
+        parser.parse_args(_words(line.text))
+    except _NotOptions:
+        return [split_option(line.text)]
+    return found
+
+
+def option_texts(line: Line) -> list[str]:
+    """The options on ``line``, one ``--long-name value`` text each."""
+    texts = []
+    for flag, value in option_values(line):
+        if flag not in {n for names in FILE_OPTIONS for n in names}:
+            return [line.text]  # not an option pip knows: left as written
+        shown = shlex.quote(value) if re.search(r"[\s'\"]", value) else value
+        texts.append(f"{flag} {shown}" if value else flag)
+    return texts or [line.text]
+
+
+def _words(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
 
 
 def _is_editable(line: Line) -> bool:
@@ -216,10 +290,7 @@ def _split_options(text: str) -> tuple[str, str]:
 
 def split_option(text: str) -> tuple[str, str]:
     """An option line's flag and value: ``-f URL`` and ``--find-links=URL`` give ("-f", "URL")."""
-    try:
-        words = shlex.split(text)
-    except ValueError:
-        words = text.split()
+    words = _words(text)
     flag, _, value = words[0].partition("=")
     return flag, value or (words[1] if len(words) > 1 else "")
 

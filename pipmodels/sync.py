@@ -6,6 +6,7 @@ it runs, none of them carries a credential (see :mod:`pipmodels.context`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,12 +100,21 @@ def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) ->
     """
     for entry in {pin.entry for pin in pins}:
         url = f"{(cache.root / entry.filename).as_uri()}#sha256={entry.sha256}"
+        # Any spelling of the name, with extras and a marker: each one a pin pip could fill
+        # from the index.
+        name = "[-_.]+".join(re.escape(part) for part in entry.name.split("-"))
+        version = re.escape(str(entry.version))
         pin = re.compile(
-            rf"^{re.escape(entry.name)}=={re.escape(str(entry.version))}([ \t]*;[^\\\n]*)?$", re.M
+            rf"^{name}(\[[^\]\n]*\])?[ \t]*==[ \t]*{version}([ \t]*;[^\\\n]*)?$", re.M | re.I
         )
-        reference = f"{entry.name} @ {url}".replace("\\", "\\\\")
-        text = pin.sub(reference + r"\g<1>", text)  # the marker, if any, stays
+        as_reference = functools.partial(_as_reference, entry.name, url)
+        text = pin.sub(as_reference, text)
     return text
+
+
+def _as_reference(name: str, url: str, match: re.Match[str]) -> str:
+    """The pin as a file reference; its extras and marker, if any, stay."""
+    return f"{name}{match.group(1) or ''} @ {url}{match.group(2) or ''}"
 
 
 def _self_preservation(text: str, target: Target) -> dict[str, str]:

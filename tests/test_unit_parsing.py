@@ -102,7 +102,7 @@ def test_one_tree_holds_the_options_of_nested_files(tmp_path: Path) -> None:
     (tmp_path / "nested").mkdir()
     (tmp_path / "nested" / "more.txt").write_text("prodigy==1.15.3\n--no-index\n")
     tree = read_one_tree(tmp_path / "models.txt")
-    assert [o.text for f in tree for o in f.options] == ["-f https://page", "--no-index"]
+    assert [o.text for f in tree for o in f.options] == ["--find-links https://page", "--no-index"]
 
 
 @pytest.mark.parametrize(
