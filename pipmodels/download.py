@@ -30,6 +30,7 @@ from pipmodels.inputs import (
     Model,
     Pin,
     local_path,
+    refuse_keyed_references,
     spacy_model_name,
 )
 from pipmodels.mirror import Mirror
@@ -58,6 +59,7 @@ def download(session: Session) -> list[Pin]:
         jobs=options.jobs, refresh=options.upgrade, mirror=mirror.for_session(session)
     )
     session.warn_about_exposed_credentials()
+    refuse_keyed_references(session.inputs.source_tree, session.ctx.base_environ)
     models = session.inputs.models(session.ctx.base_environ)
     for model in models:
         refuse_placeholder_name(model)

@@ -29,7 +29,6 @@ from pipmodels.inputs import (
     expand_or_fail,
     gather,
     location_credentials,
-    refuse_keyed_references,
 )
 from pipmodels.options import DEFAULT_SOURCE, Options
 from pipmodels.reqfile import URL_START, Line, split_option
@@ -86,7 +85,6 @@ class Session:
             for line in parsed.lines:
                 redactor.add(environ[n] for n in env_var_names(line.text) if n in environ)
                 redactor.add_urls(expand(line.text, environ))
-        refuse_keyed_references(inputs.source_tree, environ)
         # A models file's locations serve downloads only: through a team mirror, a key left
         # unset there matters only for a model the mirror lacks (see mirror.require_origin).
         models_only = [f for f in inputs.models_tree if f not in inputs.source_tree]
