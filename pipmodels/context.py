@@ -35,6 +35,7 @@ class Context:
     base_environ: dict[str, str]  # the user's environment plus .env values
     redactor: Redactor
     credentials: list[Credential] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)  # PIP_* settings without user-info
     _environ: dict[str, str] | None = None
     _run_dir: Path | None = None
 
@@ -44,15 +45,16 @@ class Context:
     ) -> Context:
         """A context whose children get ``credentials`` (from the inputs) and those of the
         user's pip configuration, through netrc."""
-        ctx = cls(base_environ, redactor)
         overrides, from_config = _stripped_pip_settings(base_environ)
-        ctx.credentials = check_one_per_host([*credentials, *from_config])
+        ctx = cls(
+            base_environ,
+            redactor,
+            check_one_per_host([*credentials, *from_config]),
+            overrides,
+        )
         for cred in ctx.credentials:
             redactor.add_credential(cred)
-        ctx._overrides = overrides
         return ctx
-
-    _overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def verbose(self) -> bool:
@@ -81,7 +83,7 @@ class Context:
             scratch = self.run_dir / "tmp"
             scratch.mkdir(exist_ok=True)
             temp = {name: str(scratch) for name in ("TMPDIR", "TEMP", "TMP")}
-            env = {**self.base_environ, **self._overrides, **temp}
+            env = {**self.base_environ, **self.overrides, **temp}
             if self.credentials:
                 netrc = self.run_dir / "netrc"
                 text = netrc_text(self.credentials, user_netrc(self.base_environ))
