@@ -115,6 +115,7 @@ FORMS: dict[str, Callable[[Project, Hosts], None]] = {
 UV_FORMS = [
     "index-in-requirements.in",
     "PIP_INDEX_URL",
+    "PIP_FIND_LINKS (the blog)",
     "find-links-in-requirements.in",
     "pip.conf extra-index-url (Artifactory)",
     "netrc",
