@@ -116,6 +116,7 @@ class Cache:
             with contextlib.suppress(OSError):
                 owner.write_text(f"pid {os.getpid()}\n")
             self.recover()
+            self._refresh_stat_records()
             yield
         finally:
             lock.release()
@@ -125,6 +126,21 @@ class Cache:
         for leftover in self.state.glob(STAGING_PREFIX + "*"):
             shutil.rmtree(leftover, ignore_errors=True)
         self.ensure_page()
+
+    def _refresh_stat_records(self) -> None:
+        """Under the lock: record the new mtime and ctime of files whose content was found
+        unchanged (a CI cache restore, a copy), so that later runs, the no-op's included, do
+        not hash them again."""
+        with self._manifest_lock:
+            data = self._load()
+            changed = False
+            for filename, info, stat in self.verified_records():
+                times = {"mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
+                if any(info.get(k) != v for k, v in times.items()):
+                    data["files"][filename].update(times)
+                    changed = True
+            if changed:
+                self._save(data)
 
     def ensure_page(self) -> None:
         """pip-tools read the cache through its page: rebuild it if someone deleted it."""
@@ -248,16 +264,6 @@ class Cache:
             self._save(data)
             self.write_page()
             return entry
-
-    def forget(self, filename: str) -> None:
-        """Drop a file whose content no longer matches its record, so it is fetched again."""
-        with self._manifest_lock:
-            data = self._load()
-            data["files"].pop(filename, None)
-            self._save(data)
-            with contextlib.suppress(OSError):
-                (self.root / filename).unlink()
-            self.write_page()
 
     def write_page(self) -> None:
         from pipmodels.links import Link, render_page

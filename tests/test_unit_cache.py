@@ -114,3 +114,13 @@ def test_every_module_imports_without_fcntl() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_copied_archive_is_hashed_once_then_trusted_by_its_new_times(tmp_path: Path) -> None:
+    cache, entry = cached(tmp_path)
+    os.utime(cache.root / entry.filename, ns=(0, 0))
+    with Cache(cache.root).locked():
+        pass
+    fresh = Cache(cache.root)
+    assert [e.filename for e in fresh.entries()] == [entry.filename]
+    assert fresh._verified == {}, "a file whose times were recorded was hashed again"
