@@ -60,6 +60,11 @@ def redact_url(text: str) -> str:
     return URL_USERINFO.sub(mask, text)
 
 
+def strip_all_userinfo(text: str) -> str:
+    """``text`` with the user-info of every URL in it removed."""
+    return URL_USERINFO.sub(lambda m: m.group("scheme"), text)
+
+
 @dataclass(frozen=True)
 class Credential:
     host: str  # as netrc names a machine: the host name, without port

@@ -17,6 +17,7 @@ from pipmodels.credentials import (
     redact_url,
     require_userinfo_only,
     split_userinfo,
+    strip_all_userinfo,
 )
 from pipmodels.errors import PipmodelsError
 from pipmodels.reqfile import (
@@ -76,12 +77,6 @@ class Pin:
     @property
     def text(self) -> str:
         return f"{self.entry.name}=={self.entry.version}"
-
-
-def strip_all_userinfo(text: str) -> str:
-    from pipmodels.credentials import URL_USERINFO
-
-    return URL_USERINFO.sub(lambda m: m.group("scheme"), text)
 
 
 # Sources that pip-compile reads as a project (its dependencies), not as a requirements file.
