@@ -156,7 +156,7 @@ def _rewrite(
         elif models_file and line in option_lines:
             continue  # a models file's indexes and keys are for filling the cache only
         elif line in option_lines:
-            out.append(session.portable_option(line))
+            out.append(session.child_option(line))
         else:
             out.append(line.text)
     return "\n".join(out) + "\n"
@@ -190,7 +190,7 @@ def _add_declared_indexes(text: str, session: Session, header_command: str) -> s
             flag = split_option(line.text)[0]
             if flag in INDEX_OPTIONS:
                 option = "--extra-index-url" if flag == "--extra-index-url" else "--index-url"
-                value = split_option(session.portable_option(line))[1]
+                value = split_option(session.public_option(line))[1]
                 declared.append(f"{option} {value}\n")
     if not declared:
         return text

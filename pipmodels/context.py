@@ -1,11 +1,11 @@
-"""What every step of one run shares: the child environment, the redactor, and the one door
-through which commands run.
+"""What every step of one run shares: the child environment, the redactor, the gateway, and the
+one door through which commands run.
 
 The environment given to pip, pip-tools and uv is the user's own, plus ``.env`` values, with two
 changes: every index and find-links URL pip would read from ``PIP_*`` variables or pip.conf
-loses its user-info, and ``NETRC`` points at a private file in this run's folder that carries
-those credentials (and the user's own netrc entries). Built on first use, so that a no-op run
-writes nothing.
+loses its user-info, and one whose origin has a key is routed through the run's gateway
+(``gateway.py``), which holds the keys in memory. The gateway and the run's private folder are
+made when a child first needs them, so that a no-op run starts nothing and writes nothing.
 """
 
 from __future__ import annotations
@@ -18,15 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipmodels import console, pipconfig, runner, statedir
-from pipmodels.credentials import (
-    Credential,
-    Redactor,
-    check_one_per_host,
-    netrc_text,
-    split_userinfo,
-    user_netrc,
-)
+from pipmodels.credentials import Credential, Redactor, one_per_origin
 from pipmodels.errors import PipmodelsError
+from pipmodels.gateway import Gateway, upstream_settings
+from pipmodels.locations import Location, resolve_literal
 from pipmodels.runner import Result
 
 
@@ -34,25 +29,23 @@ from pipmodels.runner import Result
 class Context:
     base_environ: dict[str, str]  # the user's environment plus .env values
     redactor: Redactor
-    credentials: list[Credential] = field(default_factory=list)
-    overrides: dict[str, str] = field(default_factory=dict)  # PIP_* settings without user-info
+    credentials: list[Credential] = field(default_factory=list)  # at most one per origin
+    settings: dict[str, list[Location]] = field(default_factory=dict)  # pip's URL settings
     _environ: dict[str, str] | None = None
     _run_dir: Path | None = None
+    _gateway: Gateway | None = None
 
     @classmethod
     def create(
-        cls, base_environ: dict[str, str], redactor: Redactor, credentials: Sequence[Credential]
+        cls, base_environ: dict[str, str], redactor: Redactor, locations: Sequence[Location]
     ) -> Context:
-        """A context whose children get ``credentials`` (from the inputs) and those of the
-        user's pip configuration, through netrc."""
-        overrides, from_config = _stripped_pip_settings(base_environ)
-        ctx = cls(
-            base_environ,
-            redactor,
-            check_one_per_host([*credentials, *from_config]),
-            overrides,
-        )
-        for cred in ctx.credentials:
+        """A context whose children reach the origins of ``locations`` (from the inputs) and of
+        the user's pip configuration with their keys, through the gateway."""
+        settings = pip_url_settings(base_environ)
+        every = [*locations, *(loc for urls in settings.values() for loc in urls)]
+        credentials = one_per_origin(loc.credential for loc in every if loc.credential)
+        ctx = cls(base_environ, redactor, credentials, settings)
+        for cred in credentials:
             redactor.add_credential(cred)
         return ctx
 
@@ -75,23 +68,48 @@ class Context:
         return self._run_dir
 
     @property
+    def gateway(self) -> Gateway | None:
+        """The run's gateway, started on first use; None when no origin has a key."""
+        if self._gateway is None and self.credentials:
+            from pipmodels.http import Policy
+
+            policy = Policy.from_environment(self.base_environ)
+            transport = pipconfig.settings(self.base_environ, pipconfig.TRANSPORT_SETTINGS)
+            self._gateway = Gateway(
+                self.credentials,
+                upstream_settings(transport, (policy.connect_timeout, policy.read_timeout)),
+            )
+            self.redactor.aliases.update(self._gateway.aliases())
+        return self._gateway
+
+    def child_url(self, public: str) -> str:
+        """``public`` (no user-info) as pip and uv must fetch it: through the gateway when its
+        origin has a key."""
+        gateway = self.gateway
+        return gateway.child_url(public) if gateway is not None else public
+
+    @property
     def environ(self) -> dict[str, str]:
-        """The environment for every child process and for pipmodels' own downloads."""
+        """The environment for every child process."""
         if self._environ is None:
             # Children's temporary files go in this run's folder too: a later run sweeps what
             # a SIGKILL leaves there, where nothing would sweep the system's /tmp.
             scratch = self.run_dir / "tmp"
             scratch.mkdir(exist_ok=True)
             temp = {name: str(scratch) for name in ("TMPDIR", "TEMP", "TMP")}
-            env = {**self.base_environ, **self.overrides, **temp}
-            if self.credentials:
-                netrc = self.run_dir / "netrc"
-                text = netrc_text(self.credentials, user_netrc(self.base_environ))
-                netrc.touch(mode=0o600)
-                netrc.write_text(text, encoding="utf-8")
-                env["NETRC"] = str(netrc)
-            self._environ = env
+            self._environ = {**self.base_environ, **self.pip_overrides(), **temp}
         return self._environ
+
+    def pip_overrides(self) -> dict[str, str]:
+        """``PIP_*`` settings that repeat the user's index settings as children must read them
+        (no user-info, keyed origins through the gateway); only changed ones are given."""
+        overrides = {}
+        for key, locations in self.settings.items():
+            raw = pipconfig.url_settings(self.base_environ)[key]
+            urls = [self.child_url(loc.public) for loc in locations]
+            if urls != raw:
+                overrides[pipconfig.variable(key)] = " ".join(urls)
+        return overrides
 
     def run(
         self,
@@ -126,23 +144,18 @@ class Context:
             shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
+        if self._gateway is not None:
+            self._gateway.close()
+            self._gateway = None
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None
-            self._environ = None
+        self._environ = None
 
 
-def _stripped_pip_settings(
-    environ: Mapping[str, str],
-) -> tuple[dict[str, str], list[Credential]]:
-    """``PIP_*`` overrides that repeat the user's index settings without user-info, and the
-    credentials they carried. Only settings that carried some are overridden."""
-    overrides: dict[str, str] = {}
-    found: list[Credential] = []
-    for key, urls in pipconfig.url_settings(environ).items():
-        pairs = [split_userinfo(url) for url in urls]
-        creds = [cred for _, cred in pairs if cred is not None]
-        if creds:
-            overrides[pipconfig.variable(key)] = " ".join(url for url, _ in pairs)
-            found += creds
-    return overrides, found
+def pip_url_settings(environ: Mapping[str, str]) -> dict[str, list[Location]]:
+    """The user's pip index and find-links settings (pip.conf, ``PIP_*``), resolved."""
+    return {
+        key: [resolve_literal(key, url, f"pip's {key} setting") for url in urls]
+        for key, urls in pipconfig.url_settings(environ).items()
+    }

@@ -1,21 +1,17 @@
-"""Where credentials come from, the one way they travel to pip, and how they are kept out of sight.
+"""Where credentials come from, whom they belong to, and how they are kept out of sight.
 
 Users write keys as URL user-info (``https://${PRODIGY_KEY}@download.prodi.gy``,
 ``https://__token__:TOKEN@gitlab.example.com/...``), in ``${VAR}`` references filled from the
-environment or ``.env``, in ``PIP_*`` variables, in pip.conf and in netrc. Whatever the form, a
-URL that reaches pip, pip-tools or a file leaves pipmodels *without* its user-info; the
-credentials travel in a private netrc file that pip (through requests) and uv read from
-``NETRC``. pip-sync and pip's build subprocesses copy index URLs onto command lines, so only a
-URL with nothing secret left in it may reach them.
-
-A ``${VAR}`` outside the user-info (in a host, path or query) cannot travel that way; such a URL
-is refused for indexes and find-links pages (see :func:`require_userinfo_only`).
+environment or ``.env``, in ``PIP_*`` variables and in pip.conf. Whatever the form, a URL that
+reaches pip, pip-tools, uv or a file leaves pipmodels *without* its user-info, and a key
+belongs to one :class:`Origin` (scheme, host and port): pipmodels sends it there and nowhere
+else, and pip and uv reach that origin through the run's loopback gateway (``gateway.py``),
+which adds the key in memory. No key is written to a file.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -65,9 +61,40 @@ def strip_all_userinfo(text: str) -> str:
     return URL_USERINFO.sub(lambda m: m.group("scheme"), text)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a key may go: a scheme, a host and a port, as a browser scopes a password."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: str) -> Origin | None:
+        """The origin of an http(s) URL; None for anything else (a path, a file: URL)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return None
+        scheme = parts.scheme.lower()
+        if scheme not in DEFAULT_PORTS or not parts.hostname:
+            return None
+        return cls(scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme])
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == DEFAULT_PORTS[self.scheme]:
+            return f"{self.scheme}://{host}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+
 @dataclass(frozen=True)
 class Credential:
-    host: str  # as netrc names a machine: the host name, without port
+    origin: Origin | None  # None: not tied to a URL (a value only known to redact)
     login: str
     password: str
 
@@ -80,42 +107,20 @@ def split_userinfo(url: str) -> tuple[str, Credential | None]:
         return url, None
     login, _, password = userinfo.partition(":")
     stripped = urlunsplit(parts._replace(netloc=hostport))
-    host = (parts.hostname or "").lower()
-    return stripped, Credential(host, unquote(login), unquote(password))
+    return stripped, Credential(Origin.of(stripped), unquote(login), unquote(password))
 
 
 def strip_userinfo(url: str) -> str:
     return split_userinfo(url)[0]
 
 
-def require_userinfo_only(raw: str, where: str) -> None:
-    """Refuse an index or find-links URL with a ``${VAR}`` outside its user-info.
-
-    Such a URL cannot reach pip without the variable's value: pip-tools writes index URLs into
-    requirements.txt and pip-sync puts them on pip's command line, and netrc carries only a
-    login and a password for a host.
-    """
-    scheme = re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", raw)
-    rest = raw[scheme.end() :] if scheme else raw
-    if scheme:
-        userinfo, at, after = rest.partition("@")
-        authority_end = re.search(r"[/?#]", userinfo)
-        rest = after if at and authority_end is None else rest
-    names = env_var_names(rest) if scheme else []
-    if names:
-        raise PipmodelsError(
-            f"{where}: ${{{names[0]}}} is in the URL's host, path or query, where pipmodels "
-            "cannot keep it off pip's command line and out of requirements.txt.",
-            "Put the key in the user-info instead (https://${KEY}@host/path, or "
-            "https://USER:${KEY}@host/path), or in your netrc file, and run again.",
-        )
-
-
 @dataclass
 class Redactor:
-    """Scrubs known secret values, their encoded forms and any URL user-info from text."""
+    """Scrubs known secret values, their encoded forms and any URL user-info from text, and
+    shows each gateway address as the origin it stands for."""
 
     secrets: set[str] = field(default_factory=set)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def add(self, values: Iterable[str]) -> None:
         for value in values:
@@ -133,16 +138,18 @@ class Redactor:
         for match in URL_USERINFO.finditer(text):
             login, _, password = match.group("userinfo").partition(":")
             self.add([match.group("userinfo")])
-            self.add_credential(Credential("", unquote(login), unquote(password)))
+            self.add_credential(Credential(None, unquote(login), unquote(password)))
 
     def __call__(self, text: str) -> str:
+        for alias, shown in self.aliases.items():
+            text = text.replace(alias, shown)
         # Longest first, so a secret that contains another is scrubbed whole.
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, MASK)
         return redact_url(text)
 
 
-# -- netrc: the one way credentials reach pip, pip-tools and uv ---------------------------------
+# -- netrc: the user's own, which pip and uv read for what pipmodels carries no key for -------
 
 
 def user_netrc(environ: Mapping[str, str]) -> Path | None:
@@ -156,38 +163,20 @@ def user_netrc(environ: Mapping[str, str]) -> Path | None:
     return None
 
 
-def netrc_text(credentials: Iterable[Credential], user_file: Path | None) -> str:
-    """A netrc with the user's own entries first and ours after them, so ours win a host."""
-    lines = []
-    if user_file is not None:
-        with contextlib.suppress(OSError):
-            lines.append(user_file.read_text(encoding="utf-8").rstrip("\n"))
+def one_per_origin(credentials: Iterable[Credential]) -> list[Credential]:
+    """The distinct credentials, at most one per origin."""
+    by_origin: dict[Origin, Credential] = {}
     for cred in credentials:
-        lines.append(f"machine {_token(cred.host)}\n  login {_token(cred.login)}")
-        if cred.password:
-            lines.append(f"  password {_token(cred.password)}")
-    return "\n".join(lines) + "\n"
-
-
-def _token(value: str) -> str:
-    """A netrc token; quoted (Python 3.10 and later read quotes) only where it must be."""
-    if value and not re.search(r"[\s\"'\\#]", value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def check_one_per_host(credentials: Iterable[Credential]) -> list[Credential]:
-    """The distinct credentials, at most one per host (netrc cannot hold two)."""
-    by_host: dict[str, Credential] = {}
-    for cred in credentials:
-        other = by_host.setdefault(cred.host, cred)
+        if cred.origin is None:
+            continue
+        other = by_origin.setdefault(cred.origin, cred)
         if other != cred:
             raise PipmodelsError(
-                f"Two different credentials are given for {cred.host}; pip can send only one "
-                "per host.",
-                "Use one key for that host in your inputs, PIP_* variables and pip.conf.",
+                f"Two different credentials are given for {cred.origin}; pip can send only one "
+                "per origin.",
+                "Use one key for that origin in your inputs, PIP_* variables and pip.conf.",
             )
-    return list(by_host.values())
+    return list(by_origin.values())
 
 
 # -- .env files -----------------------------------------------------------------------------------

@@ -11,10 +11,10 @@ import re
 from typing import TYPE_CHECKING
 
 from pipmodels import pipconfig, pipoutput
-from pipmodels.credentials import env_var_names
+from pipmodels.credentials import Origin, env_var_names
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import name_from_filename
-from pipmodels.inputs import LOCATION_OPTIONS, Model
+from pipmodels.inputs import Model
 from pipmodels.reqfile import Line, split_option
 
 if TYPE_CHECKING:
@@ -67,10 +67,12 @@ def download_failure(model: Model, session: Session, result: Result) -> Pipmodel
 
 def _location_problem(model: Model, session: Session, web: Client) -> PipmodelsError | None:
     for option in model.options:
-        flag, value = split_option(option.text)
-        if flag not in LOCATION_OPTIONS or not value.startswith(("http://", "https://", "${")):
+        if option not in session.locations:
             continue
-        url = session.expand(value, option)
+        url = session.location(option).public
+        if Origin.of(url) is None:
+            continue
+        value = split_option(option.text)[1]
         problem = web.problem(url)
         if problem:
             variables = env_var_names(value)

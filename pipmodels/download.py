@@ -142,7 +142,7 @@ def _fetch(model: Model, session: Session, web: http.Client, settings: Settings)
         dest = staging / "files"
         dest.mkdir()
         got = mirror.fetch(settings.mirror, web, model, dest, session.ctx.base_environ)
-        url = session.expand(model.req.url, model.req.line) if model.req.url and not got else None
+        url = session.location(model.req.line).public if model.req.url and not got else None
         if got is not None:
             staged, sha256 = got.path, got.sha256
         elif url and url.startswith("file:"):
@@ -199,7 +199,7 @@ def _pip_download(
 def request_text(model: Model, session: Session) -> str:
     """The requirements file pip downloads one model from: its tree's options, with ``${VAR}``
     expanded and user-info removed, then the requirement."""
-    lines = [session.portable_option(o) for o in model.options]
+    lines = [session.child_option(o) for o in model.options]
     if find_links_only(model.options):
         # A models file that names a find-links page and no index means "from that page": do not
         # let pip also ask the public index, where impostors and 999.9.9 placeholders live.

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from pipmodels import __version__, console
-from pipmodels.credentials import Credential, Redactor, split_userinfo
+from pipmodels.credentials import Credential, Origin, Redactor, split_userinfo
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import is_archive_name, safe_filename
 
@@ -63,7 +63,7 @@ def _number(text: str | None) -> float | None:
 
 @dataclass
 class Client:
-    """Requests with one policy, credentials by host, and every URL shown redacted."""
+    """Requests with one policy, credentials by origin, and every URL shown redacted."""
 
     policy: Policy
     redactor: Redactor
@@ -81,10 +81,12 @@ class Client:
         return self.redactor(url)
 
     def auth_for(self, url: str) -> tuple[str, str] | None:
+        """The key for ``url``'s origin (scheme, host and port), and for no other; requests
+        drops it on a redirect to another origin."""
         _stripped, cred = split_userinfo(url)
         if cred is None:
-            host = (urlsplit(url).hostname or "").lower()
-            cred = next((c for c in self.credentials if c.host == host), None)
+            origin = Origin.of(url)
+            cred = next((c for c in self.credentials if c.origin == origin), None)
         return (cred.login, cred.password) if cred else None
 
     def send(

@@ -11,15 +11,21 @@ from urllib.parse import urlsplit
 
 from pipmodels.credentials import (
     URL_USERINFO,
-    Credential,
     env_var_names,
     expand,
     redact_url,
-    require_userinfo_only,
-    split_userinfo,
     strip_all_userinfo,
 )
 from pipmodels.errors import PipmodelsError
+from pipmodels.locations import (
+    DIRECT,
+    EXTRA_INDEX_URL,
+    FIND_LINKS,
+    INDEX_URL,
+    Location,
+    Unset,
+    resolve,
+)
 from pipmodels.reqfile import (
     Line,
     ReqLine,
@@ -35,6 +41,13 @@ if TYPE_CHECKING:
 # left to pip-compile as written.
 MODEL_SCHEMES = ("http://", "https://", "file:")
 LOCATION_OPTIONS = ("-f", "--find-links", "-i", "--index-url", "--extra-index-url")
+OPTION_KINDS = {
+    "-f": FIND_LINKS,
+    "--find-links": FIND_LINKS,
+    "-i": INDEX_URL,
+    "--index-url": INDEX_URL,
+    "--extra-index-url": EXTRA_INDEX_URL,
+}
 INDEX_OPTIONS = ("-i", "--index-url", "--extra-index-url")
 FIND_LINKS_OPTIONS = ("-f", "--find-links")
 ANY_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -62,9 +75,10 @@ class Model:
             parts.append(_stamp(local_path(self.req.url)))  # a rebuilt local archive is new
         return "\n".join(strip_all_userinfo(p) for p in parts)
 
-    def url(self, environ: Mapping[str, str]) -> str | None:
-        """The direct reference's URL with ``${VAR}`` expanded: keep it in memory only."""
-        return expand(self.req.url, environ) if self.req.url else None
+    @property
+    def public_url(self) -> str | None:
+        """The direct reference's URL without its user-info, ``${VAR}`` there unexpanded."""
+        return strip_all_userinfo(self.req.url) if self.req.url else None
 
 
 @dataclass(frozen=True)
@@ -159,31 +173,49 @@ def _is_archive_url(url: str) -> bool:
     return not url.startswith("file:") or not local_path(url).is_dir()
 
 
-def location_credentials(
+def resolve_locations(
     files: Sequence[RequirementsFile],
     environ: Mapping[str, str],
     env_file: Path | None,
     *,
-    skip_unset: bool = False,
+    defer_unset: bool = False,
     unset_hint: str = "",
-) -> list[Credential]:
-    """The credentials in every index and find-links line of ``files``, which also checks that
-    each such line can travel without them (no ``${VAR}`` outside user-info, none unset; with
-    ``skip_unset``, a line naming an unset variable gives no credential instead)."""
-    found = []
+) -> dict[Line, Location | PipmodelsError]:
+    """Every index, find-links and model-URL line of ``files``, resolved once (see
+    :mod:`pipmodels.locations`). A ``${VAR}`` outside user-info is refused here; an unset one
+    too, except where ``defer_unset`` (and for a model URL, always) keeps the error for the
+    step that needs the location: a model already in the cache needs no key."""
+    found: dict[Line, Location | PipmodelsError] = {}
     for parsed in files:
         for line in parsed.options:
-            option, value = split_option(line.text)
-            if option not in LOCATION_OPTIONS:
-                continue
-            require_userinfo_only(value, line.where)
-            if skip_unset and any(n not in environ for n in env_var_names(value)):
-                continue
-            expanded = expand_or_fail(value, environ, line, env_file, hint=unset_hint)
-            credential = split_userinfo(expanded)[1]
-            if credential is not None:
-                found.append(credential)
+            flag, value = split_option(line.text)
+            if flag in OPTION_KINDS:
+                found[line] = _resolved(
+                    OPTION_KINDS[flag], value, environ, line, env_file, unset_hint, defer_unset
+                )
+        for req in parsed.requirements:
+            if req.url is not None and is_model_reference(req, environ):
+                found[req.line] = _resolved(
+                    DIRECT, req.url, environ, req.line, env_file, unset_hint, True
+                )
     return found
+
+
+def _resolved(
+    kind: str,
+    raw: str,
+    environ: Mapping[str, str],
+    line: Line,
+    env_file: Path | None,
+    unset_hint: str,
+    defer_unset: bool,
+) -> Location | PipmodelsError:
+    try:
+        return resolve(kind, raw, environ, line.where, env_file=env_file, unset_hint=unset_hint)
+    except Unset as unset:
+        if defer_unset:
+            return unset
+        raise
 
 
 def refuse_keyed_references(files: Sequence[RequirementsFile], environ: Mapping[str, str]) -> None:
@@ -211,21 +243,6 @@ def refuse_keyed_references(files: Sequence[RequirementsFile], environ: Mapping[
                     "Write the URL without the key and let git find it: a git credential "
                     "helper (git config --global credential.helper store) or ~/.netrc.",
                 )
-
-
-def expand_or_fail(
-    text: str, environ: Mapping[str, str], line: Line, env_file: Path | None, *, hint: str = ""
-) -> str:
-    """``text`` with ``${VAR}`` expanded, or an error naming the unset variable and where
-    pipmodels looked for it (``hint`` adds to what to do)."""
-    unset = [n for n in env_var_names(text) if n not in environ]
-    if unset:
-        looked = "the environment" + (f" and {env_file}" if env_file else " (no .env file)")
-        raise PipmodelsError(
-            f"{line.where}: {unset[0]} is not set (pipmodels looked in {looked}).",
-            f"Set {unset[0]} in your environment or in a .env file beside your inputs.{hint}",
-        )
-    return expand(text, environ)
 
 
 def gather(sources: list[Path], models_files: list[Path]) -> Inputs:

@@ -91,7 +91,7 @@ def wanted_file(
 ) -> Wanted | None:
     """What to ask the mirror for, or None when the mirror cannot answer for this model."""
     recorded = _sha256s(model.req.hashes)
-    url = model.url(environ)
+    url = model.public_url
     if url is not None:
         if url.startswith("file:"):
             return None  # a local archive is at hand already

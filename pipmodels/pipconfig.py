@@ -54,9 +54,18 @@ def _user_files(environ: Mapping[str, str]) -> list[Path]:
     return [home / ".pip" / "pip.conf", config / "pip" / "pip.conf"]
 
 
+# Settings pipmodels' gateway applies to its own requests, as pip would to the same origins.
+TRANSPORT_SETTINGS = ("cert", "client-cert", "proxy", "trusted-host")
+
+
 def url_settings(environ: Mapping[str, str]) -> dict[str, list[str]]:
     """The effective index and find-links URLs: config files, then ``PIP_*`` variables."""
-    found: dict[str, list[str]] = {}
+    return {key: value.split() for key, value in settings(environ, URL_SETTINGS).items()}
+
+
+def settings(environ: Mapping[str, str], keys: tuple[str, ...]) -> dict[str, str]:
+    """The effective values of pip settings ``keys``: config files, then ``PIP_*`` variables."""
+    found: dict[str, str] = {}
     for path in config_files(environ):
         parser = configparser.RawConfigParser()
         try:
@@ -68,12 +77,11 @@ def url_settings(environ: Mapping[str, str]) -> dict[str, list[str]]:
                 continue
             for key, value in parser.items(section):
                 key = key.replace("_", "-")
-                if key in URL_SETTINGS:
-                    found[key] = value.split()
-    for key in URL_SETTINGS:
-        variable = "PIP_" + key.upper().replace("-", "_")
-        if variable in environ:
-            found[key] = environ[variable].split()
+                if key in keys:
+                    found[key] = value
+    for key in keys:
+        if variable(key) in environ:
+            found[key] = environ[variable(key)]
     return found
 
 

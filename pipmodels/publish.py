@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from pipmodels import console, http, simple
 from pipmodels.cache import Cache, Entry
-from pipmodels.credentials import Credential, redact_url, strip_userinfo
+from pipmodels.credentials import Credential, Origin, redact_url, strip_userinfo
 from pipmodels.errors import PipmodelsError
 from pipmodels.piptools import python_module
 from pipmodels.simple import IndexFile
@@ -253,7 +253,7 @@ def _confirm(uploaded: Sequence[Entry], on_index: Mapping[str, Sequence[IndexFil
 
 def _credentials(target: Target) -> list[Credential]:
     """The upload credentials, for reading the upload host's pages too; elsewhere netrc."""
-    host = urlsplit(target.url).hostname
-    if target.auth is None or not host:
+    origin = Origin.of(target.url)
+    if target.auth is None or origin is None:
         return []
-    return [Credential(host.lower(), *target.auth)]
+    return [Credential(origin, *target.auth)]

@@ -13,23 +13,10 @@ from pathlib import Path
 from pipmodels import statedir
 from pipmodels.cache import Cache
 from pipmodels.context import Context
-from pipmodels.credentials import (
-    Redactor,
-    child_environment,
-    env_var_names,
-    expand,
-    load_env_file,
-    strip_userinfo,
-)
+from pipmodels.credentials import Redactor, child_environment, env_var_names, load_env_file
 from pipmodels.errors import PipmodelsError
-from pipmodels.inputs import (
-    FIND_LINKS_OPTIONS,
-    LOCATION_OPTIONS,
-    Inputs,
-    expand_or_fail,
-    gather,
-    location_credentials,
-)
+from pipmodels.inputs import FIND_LINKS_OPTIONS, Inputs, gather, resolve_locations
+from pipmodels.locations import Location
 from pipmodels.options import DEFAULT_SOURCE, Options
 from pipmodels.reqfile import URL_START, Line, split_option
 
@@ -59,6 +46,9 @@ class Session:
     cache: Cache
     ctx: Context
     env_file: Path | None  # where ${VAR} values were looked for besides the environment
+    # Each index, find-links and model-URL line of the inputs, resolved once; or why not (a
+    # variable left unset where a team mirror may make it unneeded).
+    locations: dict[Line, Location | PipmodelsError]
 
     @classmethod
     @contextlib.contextmanager
@@ -84,36 +74,51 @@ class Session:
         for parsed in inputs.files:
             for line in parsed.lines:
                 redactor.add(environ[n] for n in env_var_names(line.text) if n in environ)
-                redactor.add_urls(expand(line.text, environ))
+                redactor.add_urls(line.text)  # keys written out in the line itself
         # A models file's locations serve downloads only: through a team mirror, a key left
         # unset there matters only for a model the mirror lacks (see mirror.require_origin).
         models_only = [f for f in inputs.models_tree if f not in inputs.source_tree]
         strict = [f for f in inputs.files if f not in models_only]
-        credentials = location_credentials(strict, environ, env_file)
-        credentials += location_credentials(
-            models_only,
-            environ,
-            env_file,
-            skip_unset=bool(options.mirror),
-            unset_hint=NO_KEY_HINT,
+        locations = resolve_locations(strict, environ, env_file)
+        locations.update(
+            resolve_locations(
+                models_only,
+                environ,
+                env_file,
+                defer_unset=bool(options.mirror),
+                unset_hint=NO_KEY_HINT,
+            )
         )
-        ctx = Context.create(environ, redactor, credentials)
+        resolved = [loc for loc in locations.values() if isinstance(loc, Location)]
+        ctx = Context.create(environ, redactor, resolved)
         check_output_path(options.output_path)
         cache = Cache(options.cache_path, statedir.state_home(environ) / "locks")
-        return cls(options, inputs, cache, ctx, env_file)
+        return cls(options, inputs, cache, ctx, env_file, locations)
 
-    def expand(self, text: str, line: Line) -> str:
-        """``text`` from ``line`` with ``${VAR}`` expanded; an unset variable is an error."""
-        return expand_or_fail(text, self.ctx.base_environ, line, self.env_file)
+    def location(self, line: Line) -> Location:
+        """The resolved location of an index, find-links or model-URL line."""
+        found = self.locations[line]
+        if isinstance(found, PipmodelsError):
+            raise found
+        return found
 
-    def portable_option(self, line: Line) -> str:
-        """An option line for a requirements file elsewhere: ``${VAR}`` expanded, user-info
-        removed (credentials travel by netrc), a relative ``-f`` path made absolute (pip reads
-        it from the requirements file's folder)."""
-        flag, value = split_option(line.text)
-        if flag not in LOCATION_OPTIONS:
+    def child_option(self, line: Line) -> str:
+        """An option line for a requirements file that pip, pip-tools or uv read: no
+        user-info, a keyed origin through the gateway, a relative ``-f`` path made absolute
+        (pip reads it from the requirements file's folder)."""
+        return self._option(line, child=True)
+
+    def public_option(self, line: Line) -> str:
+        """An option line as requirements.txt may carry it: no user-info, the real origin."""
+        return self._option(line, child=False)
+
+    def _option(self, line: Line, *, child: bool) -> str:
+        if line not in self.locations:
             return line.text
-        value = strip_userinfo(self.expand(value, line))
+        flag = split_option(line.text)[0]
+        value = self.location(line).public
+        if child:
+            value = self.ctx.child_url(value)
         if flag in FIND_LINKS_OPTIONS and not URL_START.match(value):
             beside = line.path.parent / value
             if not Path(value).is_absolute() and beside.exists():
@@ -121,13 +126,13 @@ class Session:
         return f"{flag} {value}"
 
     def find_links_pages(self) -> list[str]:
-        """The find-links pages the requirement sources name, ready for pip-sync's command
-        line: a package they provide is installed from there, as pip-compile found it."""
+        """The find-links pages the requirement sources name, as pip-sync must read them: a
+        package they provide is installed from there, as pip-compile found it."""
         pages = []
         for parsed in self.inputs.source_tree:
             for line in parsed.options:
                 if split_option(line.text)[0] in FIND_LINKS_OPTIONS:
-                    pages.append(split_option(self.portable_option(line))[1])
+                    pages.append(split_option(self.child_option(line))[1])
         return pages
 
     def warn_about_exposed_credentials(self) -> None:

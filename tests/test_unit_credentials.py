@@ -1,9 +1,8 @@
-"""Credentials: how they are found, stripped from URLs, carried by netrc, and redacted."""
+"""Credentials: how they are found, stripped from URLs, scoped to an origin, and redacted."""
 
 from __future__ import annotations
 
 import base64
-import netrc
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,12 +12,11 @@ from pipmodels import pipconfig
 from pipmodels.context import Context
 from pipmodels.credentials import (
     Credential,
+    Origin,
     Redactor,
-    check_one_per_host,
     load_env_file,
-    netrc_text,
+    one_per_origin,
     redact_url,
-    require_userinfo_only,
     split_userinfo,
 )
 from pipmodels.errors import PipmodelsError
@@ -51,13 +49,7 @@ def test_split_userinfo_takes_every_form_users_write(
     assert result == stripped
     assert cred is not None
     assert (cred.login, cred.password) == (login, password)
-    assert cred.host == urlhost(stripped)
-
-
-def urlhost(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname or ""
+    assert cred.origin == Origin.of(stripped)
 
 
 def test_split_userinfo_leaves_a_plain_url_alone() -> None:
@@ -69,32 +61,9 @@ def test_redact_url_masks_the_whole_userinfo_even_with_at_in_the_password() -> N
     assert redact_url(f"-f https://{KEY}@h") == "-f https://****@h"
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [
-        "https://host/tok/${KEY}/simple/",
-        "https://host/simple/?token=${KEY}",
-        "https://${HOST}/simple/",
-    ],
-)
-def test_a_variable_outside_the_userinfo_is_refused(raw: str) -> None:
-    with pytest.raises(PipmodelsError) as caught:
-        require_userinfo_only(raw, "models.txt, line 1")
-    assert "cannot keep it off pip's command line" in caught.value.message
-    assert "https://${KEY}@host/path" in caught.value.hint
-
-
-@pytest.mark.parametrize(
-    "raw",
-    ["https://${KEY}@host/simple/", "https://user:${KEY}@host/", "/local/${DIR}/wheels", "x"],
-)
-def test_a_variable_in_the_userinfo_or_a_local_path_is_accepted(raw: str) -> None:
-    require_userinfo_only(raw, "here")
-
-
 def test_redactor_scrubs_the_value_its_encodings_and_the_authorization_header() -> None:
     redactor = Redactor()
-    cred = Credential("host", "me", "p@ss word!")
+    cred = Credential(Origin.of("https://host"), "me", "p@ss word!")
     redactor.add_credential(cred)
     header = base64.b64encode(b"me:p@ss word!").decode()
     text = f"a p@ss word! b {quote('p@ss word!', safe='')} c Basic {header}"
@@ -104,36 +73,30 @@ def test_redactor_scrubs_the_value_its_encodings_and_the_authorization_header() 
     assert cleaned.count("****") >= 3
 
 
-def test_netrc_carries_each_form_and_python_and_requests_read_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    creds = [
-        Credential("download.prodi.gy", KEY, ""),
-        Credential("gitlab.example.com", "__token__", 'to"k en#1'),
-    ]
-    user = tmp_path / "user-netrc"
-    user.write_text("machine example.org login alice password wonderland\n")
-    path = tmp_path / "netrc"
-    path.write_text(netrc_text(creds, user))
-    hosts = netrc.netrc(str(path)).hosts
-    assert hosts["download.prodi.gy"][0] == KEY
-    assert hosts["gitlab.example.com"][2] == 'to"k en#1'
-    assert hosts["example.org"][2] == "wonderland"  # the user's own entries still work
-    from requests.utils import get_netrc_auth
-
-    monkeypatch.setenv("NETRC", str(path))
-    assert get_netrc_auth("https://download.prodi.gy/") == (KEY, "")
+def test_an_origin_is_scheme_host_and_port() -> None:
+    assert Origin.of("https://Host/x") == Origin("https", "host", 443)
+    assert Origin.of("https://host:443/") == Origin.of("https://host/")
+    assert Origin.of("https://host:8443/") != Origin.of("https://host/")
+    assert Origin.of("http://host/") != Origin.of("https://host/")
+    assert Origin.of("/opt/wheels") is None
+    assert Origin.of("file:///opt/wheels") is None
+    assert Origin.of("https://host:99999/") is None  # not a port: no origin, no key
+    assert str(Origin("https", "host", 8443)) == "https://host:8443"
+    assert str(Origin("http", "host", 80)) == "http://host"
 
 
-def test_two_keys_for_one_host_are_refused() -> None:
-    same = Credential("h", "a", "1")
-    assert check_one_per_host([same, same]) == [same]
-    with pytest.raises(PipmodelsError, match="Two different credentials are given for h"):
-        check_one_per_host([same, Credential("h", "b", "2")])
+def test_two_keys_for_one_origin_are_refused_and_one_host_may_hold_two() -> None:
+    here = Origin("https", "h", 443)
+    same = Credential(here, "a", "1")
+    assert one_per_origin([same, same]) == [same]
+    other_port = Credential(Origin("https", "h", 8443), "b", "2")
+    assert one_per_origin([same, other_port]) == [same, other_port]
+    with pytest.raises(PipmodelsError, match="Two different credentials are given for https://h"):
+        one_per_origin([same, Credential(here, "b", "2")])
 
 
-def test_pip_settings_lose_their_userinfo_and_the_key_goes_to_netrc(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_pip_settings_lose_their_userinfo_and_keyed_origins_go_through_the_gateway(
+    tmp_path: Path,
 ) -> None:
     config = tmp_path / "pip.conf"
     config.write_text(
@@ -149,18 +112,27 @@ def test_pip_settings_lose_their_userinfo_and_the_key_goes_to_netrc(
     ctx = Context.create(environ, Redactor(), [])
     try:
         env = ctx.environ
-        assert env["PIP_EXTRA_INDEX_URL"] == (
-            "https://example.jfrog.io/simple https://plain.example/simple"
+        gateway = ctx.gateway
+        assert gateway is not None
+        jfrog, prodigy = (
+            gateway.route(Origin.of(url))
+            for url in ("https://example.jfrog.io", "https://download.prodi.gy")
         )
-        assert env["PIP_FIND_LINKS"] == "https://download.prodi.gy /opt/wheels"
-        text = Path(env["NETRC"]).read_text()
-        assert "TOKEN1" in text and KEY in text
-        assert oct(Path(env["NETRC"]).stat().st_mode & 0o777) == "0o600"
-        assert "TOKEN1" not in " ".join(v for k, v in env.items() if k != "NETRC")
+        assert env["PIP_EXTRA_INDEX_URL"] == f"{jfrog}/simple https://plain.example/simple"
+        assert env["PIP_FIND_LINKS"] == f"{prodigy}/ /opt/wheels"
+        assert "NETRC" not in env or env["NETRC"] == environ["NETRC"]  # the user's, untouched
+        everything = " ".join(f"{k}={v}" for k, v in env.items())
+        assert "TOKEN1" not in everything and KEY not in everything
         assert ctx.redactor("TOKEN1 and " + KEY) == "**** and ****"
+        # Messages name the origin, not the gateway.
+        assert ctx.redactor(f"Looking in links: {prodigy}/") == (
+            "Looking in links: https://download.prodi.gy/"
+        )
+        run_dir = ctx.run_dir
+        assert not any(KEY in p.name for p in run_dir.rglob("*"))
     finally:
         ctx.close()
-    assert not Path(env["NETRC"]).exists()
+    assert not run_dir.exists()
 
 
 def test_pip_config_files_follow_pips_rules(tmp_path: Path) -> None:

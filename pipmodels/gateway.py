@@ -1,0 +1,281 @@
+"""The loopback gateway: how pip and uv reach an origin that needs a key, without the key.
+
+pip-compile writes index URLs into requirements.txt, pip-sync and pip's build subprocesses put
+them on command lines, and netrc (the only other way to hand pip a key) matches a host on every
+port and scheme. So children never see a key: in place of each keyed origin they are given
+``http://127.0.0.1:PORT/TOKEN/N``, and this gateway, a thread of the pipmodels process, forwards
+each request to that origin with the key added in memory, and to no other place:
+
+- it follows no redirect itself: a redirect to another origin reaches the child as sent, and the
+  child fetches it without the key; one to the same origin comes back through the gateway;
+- pages (HTML and JSON) have their links to the origin pointed back through the gateway, read
+  within a size limit;
+- on Linux, a connection from another user's process is refused (the token is in command lines).
+
+Nothing is written to disk, so a run killed with SIGKILL leaves no key behind, and its children,
+whose gateway died with it, can reach nothing more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import socket
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from pipmodels import __version__, console
+from pipmodels.credentials import Credential, Origin
+
+if TYPE_CHECKING:
+    import requests
+
+CHUNK = 1 << 20
+PAGE_LIMIT = 32 << 20  # bytes of one index or find-links page, as read for rewriting
+PAGE_TYPES = ("text/html", "application/vnd.pypi.simple", "application/json", "text/plain")
+# What a child's request may carry on, and what an origin's answer may carry back.
+REQUEST_HEADERS = ("Accept", "Range", "If-None-Match", "If-Modified-Since", "Cache-Control")
+RESPONSE_HEADERS = (
+    "Content-Type",
+    "Content-Range",
+    "Accept-Ranges",
+    "ETag",
+    "Last-Modified",
+    "Cache-Control",
+    "Content-Disposition",
+    "Retry-After",
+)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """How the gateway reaches origins: pip's own TLS, proxy and timeout settings."""
+
+    verify: bool | str = True
+    client_cert: str | None = None
+    proxy: str | None = None
+    trusted_hosts: tuple[str, ...] = ()
+    timeout: tuple[float, float] = (15.0, 30.0)
+
+    def verify_for(self, origin: Origin) -> bool | str:
+        trusted = {origin.host, f"{origin.host}:{origin.port}"} & set(self.trusted_hosts)
+        return False if trusted else self.verify
+
+
+class Gateway:
+    """A loopback HTTP server holding the run's keys, one route per keyed origin."""
+
+    def __init__(self, credentials: Sequence[Credential], upstream: Upstream) -> None:
+        self.upstream = upstream
+        self._routes = {
+            str(n): cred for n, cred in enumerate(credentials, 1) if cred.origin is not None
+        }
+        self._numbers = {cred.origin: n for n, cred in self._routes.items()}
+        self.refused: dict[Origin, int] = {}  # origins that refused their key, and how
+        self._local = threading.local()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        token = secrets.token_hex(16)
+        self.base = f"http://127.0.0.1:{self._server.server_address[1]}/{token}"
+        self._prefix = f"/{token}/"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="pipmodels-gateway", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def route(self, origin: Origin | None) -> str | None:
+        """The gateway's address for ``origin``, or None when no key goes there."""
+        number = self._numbers.get(origin) if origin is not None else None
+        return f"{self.base}/{number}" if number else None
+
+    def aliases(self) -> dict[str, str]:
+        """Each route's address and the origin it stands for, to show users the origin."""
+        return {f"{self.base}/{n}": str(cred.origin) for n, cred in self._routes.items()}
+
+    def child_url(self, public: str) -> str:
+        """``public`` as a child must fetch it: through the gateway when its origin has a key."""
+        route = self.route(Origin.of(public))
+        if route is None:
+            return public
+        parts = urlsplit(public)
+        rest = parts.path + (f"?{parts.query}" if parts.query else "")
+        return route + (rest or "/")
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def target(self, path: str) -> tuple[Credential, str] | None:
+        """The key and origin URL that a request path stands for."""
+        if not path.startswith(self._prefix):
+            return None
+        number, _, rest = path[len(self._prefix) :].partition("/")
+        cred = self._routes.get(number)
+        if cred is None:
+            return None
+        return cred, f"{cred.origin}/{rest}"
+
+    def session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+            session.trust_env = self.upstream.proxy is None  # pip's --proxy wins, as in pip
+            session.headers["User-Agent"] = f"pipmodels/{__version__} gateway"
+            if self.upstream.proxy:
+                session.proxies = {"http": self.upstream.proxy, "https": self.upstream.proxy}
+            if self.upstream.client_cert:
+                session.cert = self.upstream.client_cert
+            self._local.session = session
+        return session
+
+    def rewrite(self, text: str, origin: Origin) -> str:
+        """Links to ``origin`` in a page, pointed back through the gateway."""
+        route = self.route(origin)
+        assert route is not None
+        return _origin_pattern(origin).sub(route, text)
+
+
+def _origin_pattern(origin: Origin) -> re.Pattern[str]:
+    host = re.escape(f"[{origin.host}]" if ":" in origin.host else origin.host)
+    # The default port may be written or left out; another must be written.
+    optional = "" if str(origin).endswith(f":{origin.port}") else "?"
+    authority = f"{host}(?::{origin.port}){optional}"
+    # Not followed by more of a host name or a port: https://host.evil/ is another origin.
+    return re.compile(rf"{origin.scheme}://{authority}(?![\w.:-])", re.IGNORECASE)
+
+
+def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "pipmodels-gateway"
+
+        def do_GET(self) -> None:
+            self._forward(body=True)
+
+        def do_HEAD(self) -> None:
+            self._forward(body=False)
+
+        def _forward(self, *, body: bool) -> None:
+            found = gateway.target(self.path)
+            if found is None or not _same_user(self.connection):
+                self.send_error(404)
+                return
+            cred, url = found
+            assert cred.origin is not None
+            import requests
+
+            headers = {h: self.headers[h] for h in REQUEST_HEADERS if self.headers.get(h)}
+            headers["Accept-Encoding"] = "identity"  # pages are rewritten as text
+            try:
+                answer = gateway.session().request(
+                    self.command,
+                    url,
+                    headers=headers,
+                    auth=(cred.login, cred.password),
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=gateway.upstream.timeout,
+                    verify=gateway.upstream.verify_for(cred.origin),
+                )
+            except requests.RequestException as exc:
+                console.debug(f"gateway: {cred.origin}: {type(exc).__name__}")
+                self.send_error(502, f"{cred.origin} could not be reached")
+                return
+            with contextlib.closing(answer):
+                self._answer(answer, cred.origin, body=body)
+
+        def _answer(self, answer: requests.Response, origin: Origin, *, body: bool) -> None:
+            status = answer.status_code
+            if status in (401, 407):
+                # 403, not 401: pip and uv must not prompt for, or look up, another key.
+                gateway.refused[origin] = status
+                status = 403
+            content_type = answer.headers.get("Content-Type", "")
+            page = status == 200 and content_type.lower().startswith(PAGE_TYPES)
+            data = _read_page(answer) if page and body else None
+            if page and body and data is None:
+                self.send_error(502, f"a page of {origin} is over {PAGE_LIMIT >> 20} MB")
+                return
+            self.send_response(status)
+            for name in RESPONSE_HEADERS:
+                if name in answer.headers:
+                    self.send_header(name, answer.headers[name])
+            location = answer.headers.get("Location")
+            if location:
+                if Origin.of(location) == origin:
+                    location = gateway.rewrite(location, origin)
+                self.send_header("Location", location)
+            if data is not None:
+                text = gateway.rewrite(data.decode(answer.encoding or "utf-8", "replace"), origin)
+                encoded = text.encode(answer.encoding or "utf-8", "replace")
+                self.send_header("Content-Length", str(len(encoded)))
+                self.end_headers()
+                self.wfile.write(encoded)
+                return
+            if "Content-Length" in answer.headers:
+                self.send_header("Content-Length", answer.headers["Content-Length"])
+            self.end_headers()
+            if body:
+                with contextlib.suppress(OSError):
+                    for chunk in answer.raw.stream(CHUNK, decode_content=False):
+                        self.wfile.write(chunk)
+
+        def log_message(self, format: str, *args: object) -> None:
+            console.debug("gateway: " + format % args)
+
+    return Handler
+
+
+def _read_page(answer: requests.Response) -> bytes | None:
+    """The page's bytes, or None past :data:`PAGE_LIMIT`."""
+    data = bytearray()
+    for chunk in answer.raw.stream(CHUNK, decode_content=False):
+        data += chunk
+        if len(data) > PAGE_LIMIT:
+            return None
+    return bytes(data)
+
+
+def _same_user(connection: socket.socket) -> bool:
+    """Whether the peer of a loopback connection runs as this user (Linux; True elsewhere)."""
+    if sys.platform != "linux":
+        return True
+    import os
+
+    def hex_address(address: tuple[str, int]) -> str:
+        packed = socket.inet_aton(address[0])
+        return f"{int.from_bytes(packed, 'little'):08X}:{address[1]:04X}"
+
+    try:
+        peer, local = connection.getpeername(), connection.getsockname()
+        with open("/proc/net/tcp", encoding="ascii") as table:
+            rows = table.read().splitlines()[1:]
+    except OSError:
+        return True  # no table to read: the token alone guards the gateway
+    wanted = (hex_address(peer), hex_address(local))
+    for row in rows:
+        fields = row.split()
+        if len(fields) > 7 and (fields[1], fields[2]) == wanted:
+            return int(fields[7]) == os.getuid()
+    return False
+
+
+def upstream_settings(settings: Mapping[str, str], timeout: tuple[float, float]) -> Upstream:
+    """pip's ``cert``, ``client-cert``, ``proxy`` and ``trusted-host`` settings, as pip reads
+    them from pip.conf and ``PIP_*``, for the gateway's own requests."""
+    return Upstream(
+        verify=settings.get("cert") or True,
+        client_cert=settings.get("client-cert") or None,
+        proxy=settings.get("proxy") or None,
+        trusted_hosts=tuple(settings.get("trusted-host", "").split()),
+        timeout=timeout,
+    )

@@ -1,0 +1,159 @@
+"""Every place a run fetches from, resolved once: its kind, its public URL, its credential.
+
+An index, find-links or direct-reference line is read here and nowhere else. ``${VAR}`` is
+expanded *inside* the component it stands in, after the URL has been split, so a value holding
+``/``, ``#``, ``?``, ``@`` or ``:`` (base64 and JWT-like tokens do) stays a key: it cannot move
+the host, become a path, or escape the user-info. A ``${VAR}`` anywhere else in a URL (host,
+path, query) is refused: it cannot reach pip without its value.
+
+Every consumer (the child environment, the compile and download request files, the engines,
+diagnosis, the redactor) takes these values; none re-reads the raw text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from pipmodels.credentials import ENV_VAR, Credential, Origin, env_var_names
+from pipmodels.errors import PipmodelsError
+
+SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# pip's option names, by the setting each one feeds.
+INDEX_URL = "index-url"
+EXTRA_INDEX_URL = "extra-index-url"
+FIND_LINKS = "find-links"
+DIRECT = "direct"  # a direct reference: name @ URL
+
+
+@dataclass(frozen=True)
+class Location:
+    """One place to fetch from, as the whole run sees it."""
+
+    kind: str  # INDEX_URL, EXTRA_INDEX_URL, FIND_LINKS or DIRECT
+    public: str  # ${VAR} expanded, without user-info: safe to show, write and pass on
+    credential: Credential | None
+    where: str  # the line or setting it came from, for messages
+
+    @property
+    def origin(self) -> Origin | None:
+        return Origin.of(self.public)
+
+
+class Unset(PipmodelsError):
+    """A ``${VAR}`` in a location names a variable that is not set."""
+
+    def __init__(self, message: str, hint: str, name: str) -> None:
+        super().__init__(message, hint)
+        self.name = name
+
+
+def resolve(
+    kind: str,
+    raw: str,
+    environ: Mapping[str, str],
+    where: str,
+    *,
+    env_file: Path | None = None,
+    unset_hint: str = "",
+) -> Location:
+    """``raw`` as written by the user (``${VAR}`` unexpanded) as a :class:`Location`."""
+    scheme = SCHEME.match(raw)
+    if scheme is None:
+        # A local path (or a whole URL in one variable, split after expansion, as pip would).
+        text = _expand(raw, environ, where, env_file, unset_hint)
+        if SCHEME.match(text):
+            return _from_literal(kind, text, where)
+        return Location(kind, text, None, where)
+    rest = raw[scheme.end() :]
+    end = _authority_end(rest)
+    authority, tail = rest[:end], rest[end:]
+    userinfo, at, hostport = authority.rpartition("@")
+    outside = env_var_names(hostport) + env_var_names(tail)
+    if outside:
+        raise _outside_userinfo(where, outside[0])
+    public = f"{scheme.group(0)}{hostport}{tail}"
+    origin = Origin.of(public)
+    if not at or origin is None:
+        return Location(kind, public if at else raw, None, where)
+    login_raw, _, password_raw = userinfo.partition(":")
+    login = _component(login_raw, environ, where, env_file, unset_hint)
+    password = _component(password_raw, environ, where, env_file, unset_hint)
+    credential = Credential(origin, login, password) if login or password else None
+    return Location(kind, public, credential, where)
+
+
+def _authority_end(rest: str) -> int:
+    """Where the authority ends: the first ``/``, ``?`` or ``#``; ``${VAR}`` hold none."""
+    match = re.search(r"[/?#]", rest)
+    return match.start() if match else len(rest)
+
+
+def resolve_literal(kind: str, url: str, where: str) -> Location:
+    """A URL taken as written, ``${`` included (pip's configuration expands no variables)."""
+    if SCHEME.match(url):
+        return _from_literal(kind, url, where)
+    return Location(kind, url, None, where)
+
+
+def _from_literal(kind: str, url: str, where: str) -> Location:
+    """A URL with no ``${VAR}`` left in it (a whole URL held in one variable)."""
+    scheme = SCHEME.match(url)
+    assert scheme is not None
+    rest = url[scheme.end() :]
+    end = _authority_end(rest)
+    userinfo, at, hostport = rest[:end].rpartition("@")
+    public = f"{scheme.group(0)}{hostport}{rest[end:]}"
+    origin = Origin.of(public)
+    if not at or origin is None:
+        return Location(kind, public, None, where)
+    login, _, password = userinfo.partition(":")
+    credential = Credential(origin, unquote(login), unquote(password))
+    return Location(kind, public, credential if login or password else None, where)
+
+
+def _component(
+    raw: str, environ: Mapping[str, str], where: str, env_file: Path | None, unset_hint: str
+) -> str:
+    """A user-info part: written characters percent-decoded, ``${VAR}`` values taken as they
+    are (a value is the key itself, never URL text)."""
+    out, at = [], 0
+    for match in ENV_VAR.finditer(raw):
+        out.append(unquote(raw[at : match.start()]))
+        name = match.group("name")
+        if name not in environ:
+            raise _unset(name, where, env_file, unset_hint)
+        out.append(environ[name])
+        at = match.end()
+    out.append(unquote(raw[at:]))
+    return "".join(out)
+
+
+def _expand(
+    raw: str, environ: Mapping[str, str], where: str, env_file: Path | None, unset_hint: str
+) -> str:
+    for name in env_var_names(raw):
+        if name not in environ:
+            raise _unset(name, where, env_file, unset_hint)
+    return ENV_VAR.sub(lambda m: environ[m.group("name")], raw)
+
+
+def _unset(name: str, where: str, env_file: Path | None, hint: str) -> Unset:
+    looked = "the environment" + (f" and {env_file}" if env_file else " (no .env file)")
+    return Unset(
+        f"{where}: {name} is not set (pipmodels looked in {looked}).",
+        f"Set {name} in your environment or in a .env file beside your inputs.{hint}",
+        name,
+    )
+
+
+def _outside_userinfo(where: str, name: str) -> PipmodelsError:
+    return PipmodelsError(
+        f"{where}: ${{{name}}} is in the URL's host, path or query, where pipmodels "
+        "cannot keep it off pip's command line and out of requirements.txt.",
+        "Put the key in the user-info instead (https://${KEY}@host/path, or "
+        "https://USER:${KEY}@host/path), or in your netrc file, and run again.",
+    )
