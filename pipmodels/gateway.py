@@ -139,10 +139,28 @@ class Gateway:
         return session
 
     def rewrite(self, text: str, origin: Origin) -> str:
-        """Links to ``origin`` in a page, pointed back through the gateway."""
+        """Links to ``origin`` in a page (absolute, ``//host`` or ``/path``), pointed back
+        through the gateway."""
         route = self.route(origin)
         assert route is not None
-        return _origin_pattern(origin).sub(route, text)
+        text = _origin_pattern(origin).sub(route, text)
+        path = urlsplit(route).path  # /TOKEN/N
+        return ROOT_RELATIVE.sub(lambda m: m.group(1) + path + "/", text)
+
+    def rewrite_location(self, location: str, origin: Origin) -> str:
+        """A redirect's target: to the same origin, back through the gateway; else as sent."""
+        if location.startswith("/") and not location.startswith("//"):
+            route = self.route(origin)
+            assert route is not None
+            return route + location
+        if Origin.of(location) == origin:
+            return _origin_pattern(origin).sub(self.route(origin) or "", location)
+        return location
+
+
+# A root-relative link in an HTML attribute or a PEP 691 "url" value (pypiserver, devpi and
+# Artifactory write /packages/...); "//" starts a host, handled as an origin.
+ROOT_RELATIVE = re.compile(r"""((?:\bhref\s*=\s*["']?|"url"\s*:\s*"))/(?!/)""", re.IGNORECASE)
 
 
 def _origin_pattern(origin: Origin) -> re.Pattern[str]:
@@ -151,7 +169,8 @@ def _origin_pattern(origin: Origin) -> re.Pattern[str]:
     optional = "" if str(origin).endswith(f":{origin.port}") else "?"
     authority = f"{host}(?::{origin.port}){optional}"
     # Not followed by more of a host name or a port: https://host.evil/ is another origin.
-    return re.compile(rf"{origin.scheme}://{authority}(?![\w.:-])", re.IGNORECASE)
+    # "//host" alone is protocol-relative; after another scheme ("http://host") it is not ours.
+    return re.compile(rf"(?:{origin.scheme}:|(?<![\w:]))//{authority}(?![\w.:-])", re.IGNORECASE)
 
 
 def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
@@ -211,9 +230,7 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, answer.headers[name])
             location = answer.headers.get("Location")
             if location:
-                if Origin.of(location) == origin:
-                    location = gateway.rewrite(location, origin)
-                self.send_header("Location", location)
+                self.send_header("Location", gateway.rewrite_location(location, origin))
             if data is not None:
                 text = gateway.rewrite(data.decode(answer.encoding or "utf-8", "replace"), origin)
                 encoded = text.encode(answer.encoding or "utf-8", "replace")

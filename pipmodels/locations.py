@@ -118,18 +118,20 @@ def _from_literal(kind: str, url: str, where: str) -> Location:
 def _component(
     raw: str, environ: Mapping[str, str], where: str, env_file: Path | None, unset_hint: str
 ) -> str:
-    """A user-info part: written characters percent-decoded, ``${VAR}`` values taken as they
-    are (a value is the key itself, never URL text)."""
+    """A user-info part with its ``${VAR}`` values put in, then percent-decoded as pip decodes
+    user-info: a value already encoded for a URL (``p%40ss``) means what it meant to pip, and
+    a raw ``/``, ``#``, ``?``, ``@`` or ``:`` in a value stays part of the key, since the URL
+    was split before the value went in."""
     out, at = [], 0
     for match in ENV_VAR.finditer(raw):
-        out.append(unquote(raw[at : match.start()]))
+        out.append(raw[at : match.start()])
         name = match.group("name")
         if name not in environ:
             raise _unset(name, where, env_file, unset_hint)
         out.append(environ[name])
         at = match.end()
-    out.append(unquote(raw[at:]))
-    return "".join(out)
+    out.append(raw[at:])
+    return unquote("".join(out))
 
 
 def _expand(

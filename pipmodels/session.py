@@ -6,6 +6,7 @@ Kept light: a no-op ``pipmodels sync`` needs this module and little else.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,14 @@ from pipmodels.context import Context
 from pipmodels.credentials import Redactor, child_environment, env_var_names, load_env_file
 from pipmodels.errors import PipmodelsError
 from pipmodels.inputs import FIND_LINKS_OPTIONS, Inputs, gather, resolve_locations
-from pipmodels.locations import Location
+from pipmodels.locations import FIND_LINKS, Location, resolve_literal
 from pipmodels.options import DEFAULT_SOURCE, Options
 from pipmodels.reqfile import URL_START, Line, split_option
 
+# An index or find-links line as pip-compile and pipmodels write them into requirements.txt.
+COMPILED_LOCATION = re.compile(
+    r"^(-i|--index-url|--extra-index-url|-f|--find-links)([ \t]+|=)(\S+)[ \t]*$", re.M
+)
 NO_KEY_HINT = " Without it, a team mirror that holds the models will do (--mirror URL)."
 
 
@@ -124,6 +129,16 @@ class Session:
             if not Path(value).is_absolute() and beside.exists():
                 value = str(beside.absolute())
         return f"{flag} {value}"
+
+    def child_requirements(self, text: str) -> str:
+        """A compiled requirements text (requirements.txt) as pip-sync must read it: each index
+        and find-links option without user-info, a keyed origin through the gateway."""
+
+        def route(match: re.Match[str]) -> str:
+            public = resolve_literal(FIND_LINKS, match.group(3), "requirements.txt").public
+            return f"{match.group(1)} {self.ctx.child_url(public)}"
+
+        return COMPILED_LOCATION.sub(route, text)
 
     def find_links_pages(self) -> list[str]:
         """The find-links pages the requirement sources name, as pip-sync must read them: a

@@ -70,7 +70,7 @@ def _pip_sync(
         text = options.output_path.read_text(encoding="utf-8")
     if not text.endswith("\n"):
         text += "\n"
-    text = _unhashed_models_from_cache(text, pins, cache)
+    text = _unhashed_models_from_cache(session.child_requirements(text), pins, cache)
     keep = _self_preservation(text, target)
     cache.ensure_page()
     with session.ctx.scratch("sync-") as tmp:
