@@ -79,7 +79,7 @@ def _answered_fast(args: list[str]) -> bool:
     given = parse(args)
     if given is None:
         return False
-    from pipmodels import config, console, fastpath
+    from pipmodels import config, console, fastpath, statedir
     from pipmodels.errors import PipmodelsError
     from pipmodels.options import resolve
     from pipmodels.session import Session
@@ -93,6 +93,7 @@ def _answered_fast(args: list[str]) -> bool:
         if not fastpath.is_unchanged(session):
             return False
         session.cache.sweep_if_idle()
+        statedir.sweep_dead_runs(statedir.state_home(session.ctx.base_environ))
         if not given.quiet:
             console.info(fastpath.unchanged_message(session))
         return True

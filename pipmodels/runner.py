@@ -6,7 +6,10 @@ status the caller did not list as acceptable raises; Ctrl-C stops every child.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -56,6 +59,7 @@ def run(
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
+            preexec_fn=_dies_with_us() if sys.platform == "linux" else None,
         )
     except OSError as exc:
         raise PipmodelsError(f"Cannot start {cmd[0]}: {exc.strerror}.", hint) from None
@@ -103,6 +107,29 @@ def stop_all() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _dies_with_us() -> Callable[[], None] | None:
+    """Linux: a child that gets SIGTERM when pipmodels dies, however it dies (even SIGKILL,
+    which gives pipmodels no chance to stop it). Prepared before the fork: the child only
+    makes one call. None where libc cannot be loaded."""
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # pipmodels died before the call took effect
+            os._exit(1)
+
+    return child
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def _indent(text: str) -> str:

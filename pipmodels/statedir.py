@@ -44,6 +44,13 @@ def new_run_dir(home: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runs))
 
 
+def sweep_dead_runs(home: Path) -> None:
+    """What killed runs left under ``home``: one folder listing when there is nothing."""
+    runs = home / "runs"
+    with contextlib.suppress(OSError):
+        sweep(runs)
+
+
 def sweep(runs: Path) -> None:
     """Remove run folders left by a killed run (SIGKILL gives no chance to clean up)."""
     for folder in runs.iterdir():

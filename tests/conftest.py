@@ -54,7 +54,9 @@ def server() -> Iterator[Server]:
 
 
 class CommandLineSpy:
-    """Samples every process's command line while a run goes, to catch a secret on one."""
+    """Samples the command line of every process this test started, directly or not, while a
+    run goes, to catch a secret on one. (Other tests' processes, on a shared machine or under
+    parallel workers, are not this run's.)"""
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
@@ -76,10 +78,14 @@ class CommandLineSpy:
                 except OSError:
                     continue
                 cmdline = raw.decode(errors="replace")
-                if "pip" in cmdline:
+                leaked = any(needle in raw for needle in self.needles)
+                if "pip" not in cmdline and not leaked:
+                    continue
+                ours = _descends_from(int(entry.name), os.getpid())
+                if "pip" in cmdline and ours:
                     self.seen += 1
                     self.commands.add(cmdline)
-                if any(needle in raw for needle in self.needles):
+                if leaked and ours is not False:  # gone before it was asked: count it
                     self.leaks.add(cmdline)
             self._stop.wait(0.005)
 
@@ -90,6 +96,20 @@ class CommandLineSpy:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _descends_from(pid: int, ancestor: int) -> bool | None:
+    """Whether ``pid`` is ``ancestor`` or one of its descendants; None if it is gone."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stream:
+                stat = stream.read()
+        except OSError:
+            return None
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the command's name
+    return False
 
 
 @dataclass
