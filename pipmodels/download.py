@@ -169,7 +169,7 @@ def _pip_download(
     model: Model, staging: Path, dest: Path, session: Session, settings: Settings
 ) -> Path:
     # The request goes to pip in a file, never on its command line. Its URLs carry no
-    # user-info: credentials reach pip through the context's netrc.
+    # user-info: keyed origins are reached through the run's gateway.
     request = staging / "request.txt"
     request.write_text(request_text(model, session), encoding="utf-8")
     console.info(f"  downloading {model.shown}")

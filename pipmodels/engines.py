@@ -7,7 +7,7 @@ of each. The command lines are built by pure functions; :func:`compile_command` 
 
 uv reads neither pip.conf nor ``PIP_*`` variables, so the user's pip index settings reach it as
 arguments. By then they carry no credential: the context stripped them, and uv, like pip,
-reads the credentials from the private netrc file that ``NETRC`` names.
+reaches a keyed origin through the run's gateway.
 """
 
 from __future__ import annotations

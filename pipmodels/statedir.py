@@ -2,7 +2,7 @@
 
 The cache folder is meant to be shared: committed to a CI cache, or published on a static host.
 Records of this machine (the no-op fast path's fingerprints, which name local folders) and each
-run's private scratch (the netrc that carries credentials to pip) live here instead, in the
+run's private scratch (children's temporary files) live here instead, in the
 user's cache folder, where nothing is published.
 """
 
