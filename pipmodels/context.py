@@ -101,15 +101,12 @@ class Context:
         return self._environ
 
     def pip_overrides(self) -> dict[str, str]:
-        """``PIP_*`` settings that repeat the user's index settings as children must read them
-        (no user-info, keyed origins through the gateway); only changed ones are given."""
-        overrides = {}
-        for key, locations in self.settings.items():
-            raw = pipconfig.url_settings(self.base_environ)[key]
-            urls = [self.child_url(loc.public) for loc in locations]
-            if urls != raw:
-                overrides[pipconfig.variable(key)] = " ".join(urls)
-        return overrides
+        """``PIP_*`` settings that repeat the user's index settings as children must read them:
+        no user-info, keyed origins through the gateway."""
+        return {
+            pipconfig.variable(key): " ".join(self.child_url(loc.public) for loc in locations)
+            for key, locations in self.settings.items()
+        }
 
     def run(
         self,

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from pipmodels import pipconfig, pipoutput
-from pipmodels.credentials import Origin, env_var_names
+from pipmodels.credentials import env_var_names
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import name_from_filename
 from pipmodels.inputs import Model
@@ -69,16 +69,15 @@ def _location_problem(model: Model, session: Session, web: Client) -> PipmodelsE
     for option in model.options:
         if option not in session.locations:
             continue
-        url = session.location(option).public
-        if Origin.of(url) is None:
+        location = session.location(option)
+        if location.origin is None:
             continue
-        value = split_option(option.text)[1]
-        problem = web.problem(url)
+        problem = web.problem(location.public)
         if problem:
-            variables = env_var_names(value)
+            variables = env_var_names(split_option(option.text)[1])
             check = f"Check {', '.join(variables)}" if variables else "Check the URL and its key"
             return PipmodelsError(
-                f"{model.req.line.where}: {problem} at {web.shown(url)} ({option.where}).",
+                f"{model.req.line.where}: {problem} at {location.shown} ({option.where}).",
                 f"{check} (in your environment or .env file), then run again.",
             )
     return None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from pipmodels.credentials import ENV_VAR, Credential, Origin, env_var_names
+from pipmodels.credentials import ENV_VAR, MASK, Credential, Origin, env_var_names
 from pipmodels.errors import PipmodelsError
 
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -41,6 +41,14 @@ class Location:
     @property
     def origin(self) -> Origin | None:
         return Origin.of(self.public)
+
+    @property
+    def shown(self) -> str:
+        """The URL for messages: ``https://****@host/...`` when it carries a key."""
+        if self.credential is None:
+            return self.public
+        scheme, _, rest = self.public.partition("://")
+        return f"{scheme}://{MASK}@{rest}"
 
 
 class Unset(PipmodelsError):

@@ -247,7 +247,6 @@ def for_session(session: Session) -> Mirror | None:
     options = session.options
     if not options.mirror:
         return None
-    session.ctx.redactor.add_urls(options.mirror)
     return Mirror(options.mirror, read_lock(options.output_path), refresh=options.upgrade)
 
 

@@ -80,6 +80,8 @@ class Session:
             for line in parsed.lines:
                 redactor.add(environ[n] for n in env_var_names(line.text) if n in environ)
                 redactor.add_urls(line.text)  # keys written out in the line itself
+        if options.mirror:
+            redactor.add_urls(options.mirror)
         # A models file's locations serve downloads only: through a team mirror, a key left
         # unset there matters only for a model the mirror lacks (see mirror.require_origin).
         models_only = [f for f in inputs.models_tree if f not in inputs.source_tree]
