@@ -16,13 +16,16 @@ import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipmodels import console, pipconfig, runner, statedir
 from pipmodels.credentials import Credential, Redactor, one_per_origin
 from pipmodels.errors import PipmodelsError
-from pipmodels.gateway import Gateway, upstream_settings
 from pipmodels.locations import Location, resolve_literal
 from pipmodels.runner import Result
+
+if TYPE_CHECKING:
+    from pipmodels.gateway import Gateway
 
 
 @dataclass
@@ -71,6 +74,8 @@ class Context:
     def gateway(self) -> Gateway | None:
         """The run's gateway, started on first use; None when no origin has a key."""
         if self._gateway is None and self.credentials:
+            # Imported here: the no-op fast path loads this module and never needs a server.
+            from pipmodels.gateway import Gateway, upstream_settings
             from pipmodels.http import Policy
 
             policy = Policy.from_environment(self.base_environ)

@@ -19,12 +19,14 @@ whose gateway died with it, can reach nothing more.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import secrets
 import socket
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
@@ -32,12 +34,13 @@ from urllib.parse import urlsplit
 
 from pipmodels import __version__, console
 from pipmodels.credentials import Credential, Origin
+from pipmodels.http import arriving
 
 if TYPE_CHECKING:
     import requests
 
-CHUNK = 1 << 20
 PAGE_LIMIT = 32 << 20  # bytes of one index or find-links page, as read for rewriting
+PAGE_SECONDS = 300.0  # for one page, however slowly it comes
 PAGE_TYPES = ("text/html", "application/vnd.pypi.simple", "application/json", "text/plain")
 # What a child's request may carry on, and what an origin's answer may carry back.
 REQUEST_HEADERS = ("Accept", "Range", "If-None-Match", "If-Modified-Since", "Cache-Control")
@@ -138,44 +141,44 @@ class Gateway:
             self._local.session = session
         return session
 
-    def rewrite(self, text: str, origin: Origin) -> str:
+    def rewrite(self, data: bytes, origin: Origin) -> bytes:
         """Links to ``origin`` in a page (absolute, ``//host`` or ``/path``), pointed back
         through the gateway."""
         route = self.route(origin)
         assert route is not None
-        text = _origin_pattern(origin).sub(route, text)
-        path = urlsplit(route).path  # /TOKEN/N
-        return ROOT_RELATIVE.sub(lambda m: m.group(1) + path + "/", text)
+        data = _origin_pattern(origin).sub(route.encode(), data)
+        path = urlsplit(route).path.encode()  # /TOKEN/N
+        return ROOT_RELATIVE.sub(lambda m: m.group(1) + path + b"/", data)
 
     def rewrite_location(self, location: str, origin: Origin) -> str:
         """A redirect's target: to the same origin, back through the gateway; else as sent."""
         if location.startswith("/") and not location.startswith("//"):
-            route = self.route(origin)
-            assert route is not None
-            return route + location
+            return f"{self.route(origin)}{location}"
         if Origin.of(location) == origin:
-            return _origin_pattern(origin).sub(self.route(origin) or "", location)
+            return self.rewrite(location.encode("latin-1"), origin).decode("latin-1")
         return location
 
 
 # A root-relative link in an HTML attribute or a PEP 691 "url" value (pypiserver, devpi and
 # Artifactory write /packages/...); "//" starts a host, handled as an origin.
-ROOT_RELATIVE = re.compile(r"""((?:\bhref\s*=\s*["']?|"url"\s*:\s*"))/(?!/)""", re.IGNORECASE)
+ROOT_RELATIVE = re.compile(rb"""((?:\bhref\s*=\s*["']?|"url"\s*:\s*"))/(?!/)""", re.IGNORECASE)
 
 
-def _origin_pattern(origin: Origin) -> re.Pattern[str]:
+def _origin_pattern(origin: Origin) -> re.Pattern[bytes]:
     host = re.escape(f"[{origin.host}]" if ":" in origin.host else origin.host)
     # The default port may be written or left out; another must be written.
     optional = "" if str(origin).endswith(f":{origin.port}") else "?"
     authority = f"{host}(?::{origin.port}){optional}"
     # Not followed by more of a host name or a port: https://host.evil/ is another origin.
     # "//host" alone is protocol-relative; after another scheme ("http://host") it is not ours.
-    return re.compile(rf"(?:{origin.scheme}:|(?<![\w:]))//{authority}(?![\w.:-])", re.IGNORECASE)
+    pattern = rf"(?:{origin.scheme}:|(?<![\w:]))//{authority}(?![\w.:-])"
+    return re.compile(pattern.encode(), re.IGNORECASE)
 
 
 def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "pipmodels-gateway"
+        protocol_version = "HTTP/1.1"  # for chunked pages; every answer closes its connection
 
         def do_GET(self) -> None:
             self._forward(body=True)
@@ -220,10 +223,6 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 status = 403
             content_type = answer.headers.get("Content-Type", "")
             page = status == 200 and content_type.lower().startswith(PAGE_TYPES)
-            data = _read_page(answer) if page and body else None
-            if page and body and data is None:
-                self.send_error(502, f"a page of {origin} is over {PAGE_LIMIT >> 20} MB")
-                return
             self.send_response(status)
             for name in RESPONSE_HEADERS:
                 if name in answer.headers:
@@ -231,19 +230,25 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             location = answer.headers.get("Location")
             if location:
                 self.send_header("Location", gateway.rewrite_location(location, origin))
-            if data is not None:
-                text = gateway.rewrite(data.decode(answer.encoding or "utf-8", "replace"), origin)
-                encoded = text.encode(answer.encoding or "utf-8", "replace")
-                self.send_header("Content-Length", str(len(encoded)))
+            self.send_header("Connection", "close")
+            if page and body:
+                # Rewritten as it arrives, so pip's and uv's read timeouts see bytes flowing.
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                self.wfile.write(encoded)
-                return
+                with contextlib.suppress(OSError, _Unbounded):
+                    for piece in _rewritten(
+                        answer, functools.partial(gateway.rewrite, origin=origin)
+                    ):
+                        if piece:
+                            self.wfile.write(b"%X\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.write(b"0\r\n\r\n")
+                return  # cut short: no last chunk, so the child sees a broken page, not a short one
             if "Content-Length" in answer.headers:
                 self.send_header("Content-Length", answer.headers["Content-Length"])
             self.end_headers()
             if body:
                 with contextlib.suppress(OSError):
-                    for chunk in answer.raw.stream(CHUNK, decode_content=False):
+                    for chunk in arriving(answer):
                         self.wfile.write(chunk)
 
         def log_message(self, format: str, *args: object) -> None:
@@ -252,14 +257,24 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _read_page(answer: requests.Response) -> bytes | None:
-    """The page's bytes, or None past :data:`PAGE_LIMIT`."""
-    data = bytearray()
-    for chunk in answer.raw.stream(CHUNK, decode_content=False):
-        data += chunk
-        if len(data) > PAGE_LIMIT:
-            return None
-    return bytes(data)
+class _Unbounded(Exception):
+    """A page over :data:`PAGE_LIMIT` bytes or :data:`PAGE_SECONDS` seconds."""
+
+
+def _rewritten(answer: requests.Response, rewrite: Callable[[bytes], bytes]) -> Iterator[bytes]:
+    """The page's bytes, rewritten piece by piece: each piece ends at a ``>``, a newline or a
+    ``}``, which no link spans. Past the limits, :class:`_Unbounded` is raised."""
+    carry, total, started = b"", 0, time.monotonic()
+    for chunk in arriving(answer):
+        total += len(chunk)
+        if total > PAGE_LIMIT or time.monotonic() - started > PAGE_SECONDS:
+            console.debug(f"gateway: a page of {answer.url} is past its limits; cut")
+            raise _Unbounded
+        data = carry + chunk
+        cut = max(data.rfind(b">"), data.rfind(b"\n"), data.rfind(b"}")) + 1
+        carry = data[cut:]
+        yield rewrite(data[:cut])
+    yield rewrite(carry)
 
 
 def _same_user(connection: socket.socket) -> bool:

@@ -196,14 +196,14 @@ class Client:
         self, response: requests.Response, stream: IO[bytes], shown: str, where: str
     ) -> tuple[str, int]:
         digest, size = hashlib.sha256(), 0
-        for chunk in _watched(_chunks(response), self.policy, shown, where):
+        for chunk in _watched(arriving(response), self.policy, shown, where):
             stream.write(chunk)
             digest.update(chunk)
             size += len(chunk)
         return digest.hexdigest(), size
 
 
-def _chunks(response: requests.Response) -> Iterator[bytes]:
+def arriving(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives: a chunk is whatever the socket has (up to CHUNK), so that a
     trickling server is measured as it trickles rather than after a whole chunk."""
     # The bytes as served, as pip keeps them: a .tar.gz that a host labels "Content-Encoding:

@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -343,3 +345,30 @@ def test_basic_auth_header_forms_are_scanned() -> None:
     header = base64.b64encode(f"{AWKWARD}:".encode()).decode()
     assert header in secret_forms(AWKWARD)
     assert quote(AWKWARD, safe="") in secret_forms(AWKWARD)
+
+
+def test_a_page_past_the_limit_reaches_the_child_broken_not_short(
+    server: Server, gateway: Gateway
+) -> None:
+    """A page is read within a size limit; past it the child sees a broken answer (no last
+    chunk), never a page that silently ends early and lists fewer files."""
+    from pipmodels.gateway import PAGE_LIMIT
+
+    line = b'<a href="/files/x.whl">x</a>\n'
+    server.add_file("/huge/", line * (PAGE_LIMIT // len(line) + 2), **{"Content-Type": "text/html"})
+    route = gateway.route(Origin.of(server.url))
+    with pytest.raises((http.client.IncompleteRead, urllib.error.URLError, ConnectionError)):
+        fetch(f"{route}/huge/")
+
+
+def test_a_page_is_rewritten_whole_however_the_origin_cuts_it(
+    server: Server, gateway: Gateway
+) -> None:
+    server.chunk = 3  # the origin sends three bytes at a time
+    links = "".join(f'<a href="{server.url}/f/{n}.whl">{n}</a>' for n in range(50))
+    server.add_file("/p/", links.encode(), **{"Content-Type": "text/html"})
+    route = gateway.route(Origin.of(server.url))
+    status, body, _ = fetch(f"{route}/p/")
+    assert status == 200
+    assert body.decode().count(f'href="{route}/f/') == 50
+    assert server.url not in body.decode()
