@@ -91,7 +91,9 @@ def fetch_releases(
         retries=settings.retries,
         backoff=settings.backoff,
     )
-    web = http.Client(policy, Redactor(), sleep=sleep)
+    redactor = Redactor()
+    redactor.add([settings.token] if settings.token else [])
+    web = http.Client(policy, redactor, sleep=sleep)
     if session is not None:
         web.session = session
     client = Client(settings, cache, web)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import requests
 
 from pipmodels import __version__, console, http
-from pipmodels.credentials import redact_url, strip_userinfo
+from pipmodels.credentials import Origin, redact_url, strip_userinfo
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import atomic_write
 from pipmodels.statedir import state_home
@@ -183,7 +183,9 @@ class Client:
         }
         if etag:
             headers["If-None-Match"] = etag
-        if self.settings.token and urlsplit(url).netloc == self.settings.host:
+        if self.settings.token and Origin.of(url) == Origin.of(
+            strip_userinfo(self.settings.api_url)
+        ):
             headers["Authorization"] = f"Bearer {self.settings.token}"
         before = self.web.attempts
         try:
