@@ -26,6 +26,7 @@ from pipmodels.runner import Result
 
 if TYPE_CHECKING:
     from pipmodels.gateway import Gateway
+    from pipmodels.http import Client
 
 
 @dataclass
@@ -135,6 +136,19 @@ class Context:
             ok=ok,
             explain=explain,
         )
+
+    @contextlib.contextmanager
+    def web(self, credentials: Sequence[Credential] | None = None) -> Iterator[Client]:
+        """pipmodels' own HTTP client, with the run's keys (each for its origin) unless
+        ``credentials`` are given."""
+        from pipmodels.http import client
+
+        with client(
+            self.base_environ,
+            self.redactor,
+            self.credentials if credentials is None else credentials,
+        ) as web:
+            yield web
 
     @contextlib.contextmanager
     def scratch(self, prefix: str) -> Iterator[Path]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from pipmodels import pipconfig, pipoutput
+from pipmodels import pipoutput
 from pipmodels.credentials import env_var_names
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import name_from_filename
@@ -50,9 +50,7 @@ def download_failure(model: Model, session: Session, result: Result) -> Pipmodel
             "sign-in form or a truncated file). Nothing was added to the cache.",
             "Open the URL in a browser: it must download the .whl, .tar.gz or .zip itself.",
         )
-    from pipmodels.http import client
-
-    with client(session.ctx.environ, session.ctx.redactor, session.ctx.credentials) as web:
+    with session.ctx.web() as web:
         problem = _location_problem(model, session, web)
         if problem is not None:
             return problem
@@ -116,10 +114,10 @@ def _version(filename: str) -> str | None:
 
 def index_files(name: str, ctx: Context, web: Client) -> list[str]:
     """The file names the user's first index lists for ``name`` (empty: none, or unreachable)."""
-    if ctx.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
+    if ctx.base_environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
         return []
-    settings = pipconfig.url_settings(ctx.environ)
-    index = (settings.get("index-url") or [DEFAULT_INDEX])[0]
+    configured = ctx.settings.get("index-url")
+    index = configured[0].public if configured else DEFAULT_INDEX
     try:
         with web.send(index.rstrip("/") + f"/{name}/", headers={"Accept": "text/html"}) as page:
             if page.status_code != 200:

@@ -102,7 +102,7 @@ def _download_all(
 ) -> dict[Model, Entry]:
     """Downloads, and beside them the check for namesakes on the index, on one pool."""
     results: dict[Model, Entry] = {}
-    with http.client(session.ctx.environ, session.ctx.redactor, session.ctx.credentials) as web:
+    with session.ctx.web() as web:
         pool = ThreadPoolExecutor(max_workers=max(1, settings.jobs))
         futures: dict[Future[Entry], Model] = {
             pool.submit(_fetch, model, session, web, settings): model for model in missing

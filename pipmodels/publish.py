@@ -218,7 +218,7 @@ def publish(session: Session, target: Target, *, everything: bool = False) -> Pl
         entries = cached_entries(session.cache)
     else:
         entries = list(dict.fromkeys(pin.entry for pin in download(session)))
-    with http.client(ctx.environ, ctx.redactor, _credentials(target)) as web:
+    with ctx.web(_credentials(target)) as web:
         root = simple_root(web, target)
         names = sorted({e.name for e in entries})
         result = plan(entries, index_files(web, root, names))

@@ -36,7 +36,7 @@ def _spacy_check(session: Session, pins: list[Pin]) -> Callable[[str], None] | N
     archives = [(session.cache.root / pin.entry.filename, pin.entry.name) for pin in pins]
     output = str(session.options.output_path)
     return functools.partial(
-        spacy.check_compiled, archives=archives, output=output, environ=session.ctx.environ
+        spacy.check_compiled, archives=archives, output=output, environ=session.ctx.base_environ
     )
 
 
