@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 PAGE_LIMIT = 32 << 20  # bytes of one index or find-links page, as read for rewriting
 PAGE_SECONDS = 300.0  # for one page, however slowly it comes
+POOL_SIZE = 16  # connections kept per origin: uv asks for many pages at once
 PAGE_TYPES = ("text/html", "application/vnd.pypi.simple", "application/json", "text/plain")
 # What a child's request may carry on, and what an origin's answer may carry back.
 REQUEST_HEADERS = ("Accept", "Range", "If-None-Match", "If-Modified-Since", "Cache-Control")
@@ -81,7 +82,8 @@ class Gateway:
         }
         self._numbers = {cred.origin: n for n, cred in self._routes.items()}
         self.refused: dict[Origin, int] = {}  # origins that refused their key, and how
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         token = secrets.token_hex(16)
@@ -95,6 +97,8 @@ class Gateway:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if self._session is not None:
+            self._session.close()
 
     def route(self, origin: Origin | None) -> str | None:
         """The gateway's address for ``origin``, or None when no key goes there."""
@@ -111,8 +115,10 @@ class Gateway:
         if route is None:
             return public
         parts = urlsplit(public)
-        rest = parts.path + (f"?{parts.query}" if parts.query else "")
-        return route + (rest or "/")
+        rest = parts.path or "/"
+        rest += f"?{parts.query}" if parts.query else ""
+        rest += f"#{parts.fragment}" if parts.fragment else ""
+        return route + rest
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -127,19 +133,25 @@ class Gateway:
         return cred, f"{cred.origin}/{rest}"
 
     def session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            import requests
+        """One session for every origin: its connection pool is shared by the server's
+        threads (one per connection), so requests to an origin reuse its connections."""
+        with self._lock:
+            if self._session is None:
+                import requests
+                from requests.adapters import HTTPAdapter
 
-            session = requests.Session()
-            session.trust_env = self.upstream.proxy is None  # pip's --proxy wins, as in pip
-            session.headers["User-Agent"] = f"pipmodels/{__version__} gateway"
-            if self.upstream.proxy:
-                session.proxies = {"http": self.upstream.proxy, "https": self.upstream.proxy}
-            if self.upstream.client_cert:
-                session.cert = self.upstream.client_cert
-            self._local.session = session
-        return session
+                session = requests.Session()
+                session.trust_env = self.upstream.proxy is None  # pip's --proxy wins, as in pip
+                session.headers["User-Agent"] = f"pipmodels/{__version__} gateway"
+                if self.upstream.proxy:
+                    session.proxies = {"http": self.upstream.proxy, "https": self.upstream.proxy}
+                if self.upstream.client_cert:
+                    session.cert = self.upstream.client_cert
+                adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                self._session = session
+            return self._session
 
     def rewrite(self, data: bytes, origin: Origin) -> bytes:
         """Links to ``origin`` in a page (absolute, ``//host`` or ``/path``), pointed back
