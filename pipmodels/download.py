@@ -142,13 +142,15 @@ def _fetch(model: Model, session: Session, web: http.Client, settings: Settings)
         dest = staging / "files"
         dest.mkdir()
         got = mirror.fetch(settings.mirror, web, model, dest, session.ctx.base_environ)
-        url = session.location(model.req.line).public if model.req.url and not got else None
+        location = session.model_location(model.req) if model.req.url and not got else None
+        url = location.public if location else None
         if got is not None:
             staged, sha256 = got.path, got.sha256
         elif url and url.startswith("file:"):
             staged, sha256 = _copy_local(model, url, dest)
         elif url:
-            got = web.download(url, dest, where=model.req.line.where)
+            key = location.credential if location else None
+            got = web.download(url, dest, where=model.req.line.where, key=key)
             staged, sha256 = got.path, got.sha256
         else:
             staged = _pip_download(model, staging, dest, session, settings)

@@ -80,12 +80,15 @@ class Client:
     def shown(self, url: str) -> str:
         return self.redactor(url)
 
-    def auth_for(self, url: str) -> tuple[str, str] | None:
-        """The key for ``url``'s origin (scheme, host and port), and for no other; requests
-        drops it on a redirect to another origin."""
+    def auth_for(self, url: str, key: Credential | None = None) -> tuple[str, str] | None:
+        """The key for ``url``'s origin (scheme, host and port), and for no other: ``key``
+        when it is that origin's, else the run's; requests drops it on a redirect to another
+        origin."""
         _stripped, cred = split_userinfo(url)
+        origin = Origin.of(url)
+        if cred is None and key is not None and key.origin == origin:
+            cred = key
         if cred is None:
-            origin = Origin.of(url)
             cred = next((c for c in self.credentials if c.origin == origin), None)
         return (cred.login, cred.password) if cred else None
 
@@ -98,6 +101,7 @@ class Client:
         method: str = "GET",
         retry_when: Callable[[requests.Response], float | None] | None = None,
         follow_redirects: bool = True,
+        key: Credential | None = None,
     ) -> requests.Response:
         """One request, retried on connection errors and 5xx answers as pip retries.
 
@@ -116,7 +120,7 @@ class Client:
                     method,
                     stripped,
                     headers=dict(headers or {}),
-                    auth=self.auth_for(url),
+                    auth=self.auth_for(url, key),
                     stream=stream,
                     timeout=(self.policy.connect_timeout, self.policy.read_timeout),
                     allow_redirects=follow_redirects,
@@ -168,7 +172,9 @@ class Client:
             return f"the server answered HTTP {status}"
         return None
 
-    def download(self, url: str, dest: Path, *, where: str) -> Downloaded:
+    def download(
+        self, url: str, dest: Path, *, where: str, key: Credential | None = None
+    ) -> Downloaded:
         """Stream ``url`` into a file in ``dest``, hashing while writing; read each byte once."""
         import requests
         import urllib3
@@ -176,8 +182,9 @@ class Client:
         shown = self.shown(url)
         try:
             # "identity", as pip asks: a host that compresses on the fly sends the file itself.
-            with self.send(url, stream=True, headers=IDENTITY) as response:
-                _check_status(response.status_code, shown, where, self.auth_for(url) is not None)
+            with self.send(url, stream=True, headers=IDENTITY, key=key) as response:
+                keyed = self.auth_for(url, key) is not None
+                _check_status(response.status_code, shown, where, keyed)
                 filename = archive_filename(url, response.headers, where=f"{where}: {shown}")
                 target = dest / filename
                 with target.open("xb") as stream:

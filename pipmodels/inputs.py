@@ -181,10 +181,10 @@ def resolve_locations(
     defer_unset: bool = False,
     unset_hint: str = "",
 ) -> dict[Line, Location | PipmodelsError]:
-    """Every index, find-links and model-URL line of ``files``, resolved once (see
+    """Every index and find-links line of ``files``, resolved once (see
     :mod:`pipmodels.locations`). A ``${VAR}`` outside user-info is refused here; an unset one
-    too, except where ``defer_unset`` (and for a model URL, always) keeps the error for the
-    step that needs the location: a model already in the cache needs no key."""
+    too, except where ``defer_unset`` keeps the error for the step that needs the location.
+    (Model URLs are resolved when a download needs them: see :func:`model_location`.)"""
     found: dict[Line, Location | PipmodelsError] = {}
     for parsed in files:
         for line in parsed.options:
@@ -193,12 +193,14 @@ def resolve_locations(
                 found[line] = _resolved(
                     OPTION_KINDS[flag], value, environ, line, env_file, unset_hint, defer_unset
                 )
-        for req in parsed.requirements:
-            if req.url is not None and is_model_reference(req, environ):
-                found[req.line] = _resolved(
-                    DIRECT, req.url, environ, req.line, env_file, unset_hint, True
-                )
     return found
+
+
+def model_location(req: ReqLine, environ: Mapping[str, str], env_file: Path | None) -> Location:
+    """A model's ``name @ URL`` resolved, when it is to be downloaded: a model already in the
+    cache needs no key, and a no-op run parses no requirement."""
+    assert req.url is not None
+    return resolve(DIRECT, req.url, environ, req.line.where, env_file=env_file)
 
 
 def _resolved(

@@ -70,10 +70,11 @@ def resolve(
 ) -> Location:
     """``raw`` as written by the user (``${VAR}`` unexpanded) as a :class:`Location`."""
     scheme = SCHEME.match(raw)
-    if scheme is None:
-        # A local path (or a whole URL in one variable, split after expansion, as pip would).
+    if scheme is None or scheme.group(0).lower() not in ("http://", "https://"):
+        # A local path or file: URL, where nothing is a key; or a whole URL in one variable,
+        # split after expansion, as pip would.
         text = _expand(raw, environ, where, env_file, unset_hint)
-        if SCHEME.match(text):
+        if scheme is None and SCHEME.match(text):
             return _from_literal(kind, text, where)
         return Location(kind, text, None, where)
     rest = raw[scheme.end() :]

@@ -16,10 +16,10 @@ from pipmodels.cache import Cache
 from pipmodels.context import Context
 from pipmodels.credentials import Redactor, child_environment, env_var_names, load_env_file
 from pipmodels.errors import PipmodelsError
-from pipmodels.inputs import FIND_LINKS_OPTIONS, Inputs, gather, resolve_locations
+from pipmodels.inputs import FIND_LINKS_OPTIONS, Inputs, gather, model_location, resolve_locations
 from pipmodels.locations import FIND_LINKS, Location, resolve_literal
 from pipmodels.options import DEFAULT_SOURCE, Options
-from pipmodels.reqfile import URL_START, Line, split_option
+from pipmodels.reqfile import URL_START, Line, ReqLine, split_option
 
 # An index or find-links line as pip-compile and pipmodels write them into requirements.txt.
 COMPILED_LOCATION = re.compile(
@@ -51,7 +51,7 @@ class Session:
     cache: Cache
     ctx: Context
     env_file: Path | None  # where ${VAR} values were looked for besides the environment
-    # Each index, find-links and model-URL line of the inputs, resolved once; or why not (a
+    # Each index and find-links line of the inputs, resolved once; or why not (a
     # variable left unset where a team mirror may make it unneeded).
     locations: dict[Line, Location | PipmodelsError]
 
@@ -103,11 +103,19 @@ class Session:
         return cls(options, inputs, cache, ctx, env_file, locations)
 
     def location(self, line: Line) -> Location:
-        """The resolved location of an index, find-links or model-URL line."""
+        """The resolved location of an index or find-links line."""
         found = self.locations[line]
         if isinstance(found, PipmodelsError):
             raise found
         return found
+
+    def model_location(self, req: ReqLine) -> Location:
+        """A model URL's location, resolved now that it is to be downloaded (its key, known
+        to the redactor, goes with that one download)."""
+        location = model_location(req, self.ctx.base_environ, self.env_file)
+        if location.credential is not None:
+            self.ctx.redactor.add_credential(location.credential)
+        return location
 
     def child_option(self, line: Line) -> str:
         """An option line for a requirements file that pip, pip-tools or uv read: no

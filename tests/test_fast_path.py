@@ -51,7 +51,8 @@ def test_no_op_starts_nothing_and_asks_nothing(
     )
     imported = {line.split("|")[-1].strip() for line in timed.stderr.splitlines() if "|" in line}
     assert "pipmodels.fastpath" in imported
-    assert not imported & {"click", "packaging", "requests", "piptools", "pipmodels.cli"}
+    heavy = imported & {"click", "packaging", "requests", "piptools", "pipmodels.cli"}
+    assert not heavy, heavy
 
 
 def _edit_input(p: Project, v: Venv, s: Server) -> None:

@@ -372,3 +372,9 @@ def test_a_page_is_rewritten_whole_however_the_origin_cuts_it(
     assert status == 200
     assert body.decode().count(f'href="{route}/f/') == 50
     assert server.url not in body.decode()
+
+
+def test_a_file_url_and_a_path_expand_anywhere_since_they_hold_no_key() -> None:
+    env = {"HOME": "/home/me"}
+    assert resolve(FIND_LINKS, "file://${HOME}/w/", env, "x").public == "file:///home/me/w/"
+    assert resolve(FIND_LINKS, "${HOME}/w", env, "x").credential is None
