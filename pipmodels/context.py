@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, pipconfig, runner, statedir
+from pipmodels import console, keystore, pipconfig, runner, statedir
 from pipmodels.credentials import Credential, Redactor, one_per_origin
 from pipmodels.errors import PipmodelsError
 from pipmodels.locations import Location, resolve_literal
@@ -38,6 +38,8 @@ class Context:
     _environ: dict[str, str] | None = None
     _run_dir: Path | None = None
     _gateway: Gateway | None = None
+    _keys: list[Credential] | None = None
+    _keyring_services: dict[Credential, list[str]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -51,7 +53,50 @@ class Context:
         ctx = cls(base_environ, redactor, credentials, settings)
         for cred in credentials:
             redactor.add_credential(cred)
+        for loc in every:
+            if loc.keyring_login and loc.credential is not None:
+                ctx._keyring_services.setdefault(loc.credential, []).append(loc.public)
         return ctx
+
+    def keys(self) -> list[Credential]:
+        """The run's keys, one per origin; where a URL gives a user name only and pip is told
+        to ask a keyring, with the keyring's password. Asked once, when first needed."""
+        if self._keys is None:
+            self._keys = [
+                self._from_keyring(c, self._keyring_services.get(c)) for c in self.credentials
+            ]
+        return self._keys
+
+    def keyring_credential(self, location: Location) -> Credential | None:
+        """``location``'s credential, its password from the keyring where it must be."""
+        if location.credential is None or not location.keyring_login:
+            return location.credential
+        return self._from_keyring(location.credential, [location.public])
+
+    def _from_keyring(self, cred: Credential, services: list[str] | None) -> Credential:
+        chosen = keystore.provider(self.base_environ)
+        if not services or chosen is None or cred.origin is None:
+            return cred
+        netloc = str(cred.origin).split("://", 1)[1]
+        found = keystore.password(
+            [*services, netloc], cred.login, chosen, self.base_environ, self._keyring_command
+        )
+        if found is None:
+            return cred
+        filled = Credential(cred.origin, cred.login, found)
+        self.redactor.add_credential(filled)
+        return filled
+
+    def _keyring_command(self, cmd: list[str]) -> Result:
+        # The user's own environment: the keyring needs no gateway, and its answer is a key.
+        return runner.run(
+            cmd,
+            env=self.base_environ,
+            redactor=self.redactor,
+            what="keyring",
+            ok=(0, 1),
+            secret_output=True,
+        )
 
     @property
     def verbose(self) -> bool:
@@ -82,7 +127,7 @@ class Context:
             policy = Policy.from_environment(self.base_environ)
             transport = pipconfig.settings(self.base_environ, pipconfig.TRANSPORT_SETTINGS)
             self._gateway = Gateway(
-                self.credentials,
+                self.keys(),
                 upstream_settings(transport, (policy.connect_timeout, policy.read_timeout)),
             )
             self.redactor.aliases.update(self._gateway.aliases())
@@ -124,6 +169,7 @@ class Context:
         explain: Callable[[Result], PipmodelsError] | None = None,
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
+        secret_output: bool = False,
     ) -> Result:
         """Run ``cmd`` through the one door; ``env`` adds to this context's environment."""
         return runner.run(
@@ -135,6 +181,7 @@ class Context:
             hint=hint,
             ok=ok,
             explain=explain,
+            secret_output=secret_output,
         )
 
     @contextlib.contextmanager
@@ -146,7 +193,7 @@ class Context:
         with client(
             self.base_environ,
             self.redactor,
-            self.credentials if credentials is None else credentials,
+            self.keys() if credentials is None else credentials,
         ) as web:
             yield web
 
@@ -171,7 +218,10 @@ class Context:
 
 def pip_url_settings(environ: Mapping[str, str]) -> dict[str, list[Location]]:
     """The user's pip index and find-links settings (pip.conf, ``PIP_*``), resolved."""
-    return {
-        key: [resolve_literal(key, url, f"pip's {key} setting") for url in urls]
-        for key, urls in pipconfig.url_settings(environ).items()
-    }
+    settings = {}
+    for key, urls in pipconfig.url_settings(environ).items():
+        variable = pipconfig.variable(key)
+        where = variable if variable in environ else f"pip's {key} setting"
+        written = variable not in environ  # a pip.conf line, not a shell-expanded value
+        settings[key] = [resolve_literal(key, url, where, written=written) for url in urls]
+    return settings

@@ -37,6 +37,9 @@ class Location:
     public: str  # ${VAR} expanded, without user-info: safe to show, write and pass on
     credential: Credential | None
     where: str  # the line or setting it came from, for messages
+    # A user name written out with no password (https://__token__@host/): the user's keyring
+    # may hold the password, as pip would ask it.
+    keyring_login: bool = False
 
     @property
     def origin(self) -> Origin | None:
@@ -92,7 +95,8 @@ def resolve(
     login = _component(login_raw, environ, where, env_file, unset_hint)
     password = _component(password_raw, environ, where, env_file, unset_hint)
     credential = Credential(origin, login, password) if login or password else None
-    return Location(kind, public, credential, where)
+    written = bool(login) and not password_raw and not env_var_names(login_raw)
+    return Location(kind, public, credential, where, keyring_login=written)
 
 
 def _authority_end(rest: str) -> int:
@@ -101,14 +105,15 @@ def _authority_end(rest: str) -> int:
     return match.start() if match else len(rest)
 
 
-def resolve_literal(kind: str, url: str, where: str) -> Location:
-    """A URL taken as written, ``${`` included (pip's configuration expands no variables)."""
+def resolve_literal(kind: str, url: str, where: str, *, written: bool = False) -> Location:
+    """A URL taken as written, ``${`` included (pip's configuration expands no variables);
+    ``written``: in a file, where a user name is not a key held in a variable."""
     if SCHEME.match(url):
-        return _from_literal(kind, url, where)
+        return _from_literal(kind, url, where, written=written)
     return Location(kind, url, None, where)
 
 
-def _from_literal(kind: str, url: str, where: str) -> Location:
+def _from_literal(kind: str, url: str, where: str, *, written: bool = False) -> Location:
     """A URL with no ``${VAR}`` left in it (a whole URL held in one variable)."""
     scheme = SCHEME.match(url)
     assert scheme is not None
@@ -121,7 +126,8 @@ def _from_literal(kind: str, url: str, where: str) -> Location:
         return Location(kind, public, None, where)
     login, _, password = userinfo.partition(":")
     credential = Credential(origin, unquote(login), unquote(password))
-    return Location(kind, public, credential if login or password else None, where)
+    asks = written and bool(login) and not password
+    return Location(kind, public, credential if login or password else None, where, asks)
 
 
 def _component(

@@ -40,8 +40,12 @@ def run(
     hint: str = "",
     ok: Collection[int] = (0,),
     explain: Callable[[Result], PipmodelsError] | None = None,
+    secret_output: bool = False,
 ) -> Result:
     """Run ``cmd`` without a shell, passing its redacted output on at ``-v``.
+
+    With ``secret_output`` (a keyring's answer), the output is neither shown nor redacted:
+    the caller gets it as printed, and a failure's message names only the command.
 
     An exit status outside ``ok`` raises: ``explain``'s error when given (it reads the output to
     say what went wrong), else a :class:`PipmodelsError` naming ``what`` with the output's tail.
@@ -68,6 +72,9 @@ def run(
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
+            if secret_output:
+                lines.append(raw.rstrip("\n"))
+                continue
             line = redactor(raw.rstrip("\n"))
             lines.append(line)
             console.child(line)
@@ -83,6 +90,8 @@ def run(
         return result
     if explain is not None:
         raise explain(result)
+    if secret_output:
+        raise PipmodelsError(f"{what} failed (exit {returncode}).", hint or _default_hint())
     tail = "\n".join(useful_tail(list(lines), TAIL_LINES))
     raise PipmodelsError(
         f"{what} failed (exit {returncode}):\n{_indent(tail)}\n", hint or _default_hint()

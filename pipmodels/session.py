@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipmodels import statedir
@@ -113,9 +113,10 @@ class Session:
         """A model URL's location, resolved now that it is to be downloaded (its key, known
         to the redactor, goes with that one download)."""
         location = model_location(req, self.ctx.base_environ, self.env_file)
-        if location.credential is not None:
-            self.ctx.redactor.add_credential(location.credential)
-        return location
+        credential = self.ctx.keyring_credential(location)
+        if credential is not None:
+            self.ctx.redactor.add_credential(credential)
+        return replace(location, credential=credential)
 
     def child_option(self, line: Line) -> str:
         """An option line for a requirements file that pip, pip-tools or uv read: no
