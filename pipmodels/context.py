@@ -40,6 +40,7 @@ class Context:
     _gateway: Gateway | None = None
     _keys: list[Credential] | None = None
     _keyring_services: dict[Credential, list[str]] = field(default_factory=dict)
+    _key_variables: set[str] = field(default_factory=set)
 
     @classmethod
     def create(
@@ -51,6 +52,7 @@ class Context:
         every = [*locations, *(loc for urls in settings.values() for loc in urls)]
         credentials = one_per_origin(loc.credential for loc in every if loc.credential)
         ctx = cls(base_environ, redactor, credentials, settings)
+        ctx._key_variables = {n for loc in every if loc.credential for n in loc.key_variables}
         for cred in credentials:
             redactor.add_credential(cred)
         for loc in every:
@@ -141,14 +143,20 @@ class Context:
 
     @property
     def environ(self) -> dict[str, str]:
-        """The environment for every child process."""
+        """The environment for every child process: no variable that holds a key (a build
+        script of a public sdist must not read one), loopback never through a proxy."""
         if self._environ is None:
             # Children's temporary files go in this run's folder too: a later run sweeps what
             # a SIGKILL leaves there, where nothing would sweep the system's /tmp.
             scratch = self.run_dir / "tmp"
             scratch.mkdir(exist_ok=True)
             temp = {name: str(scratch) for name in ("TMPDIR", "TEMP", "TMP")}
-            self._environ = {**self.base_environ, **self.pip_overrides(), **temp}
+            env = {**self.base_environ, **self.pip_overrides(), **temp}
+            for name in self._key_variables:
+                env.pop(name, None)
+            if self.gateway is not None:
+                env.update(_around_proxies(env, self.base_environ))
+            self._environ = env
         return self._environ
 
     def pip_overrides(self) -> dict[str, str]:
@@ -171,17 +179,41 @@ class Context:
         env: Mapping[str, str] | None = None,
         secret_output: bool = False,
     ) -> Result:
-        """Run ``cmd`` through the one door; ``env`` adds to this context's environment."""
-        return runner.run(
-            cmd,
-            env={**self.environ, **(env or {})},
-            redactor=self.redactor,
-            cwd=cwd,
-            what=what,
-            hint=hint,
-            ok=ok,
-            explain=explain,
-            secret_output=secret_output,
+        """Run ``cmd`` through the one door; ``env`` adds to this context's environment.
+        A failure after the gateway cut a page short, or an origin refused its key, says so."""
+        try:
+            return runner.run(
+                cmd,
+                env={**self.environ, **(env or {})},
+                redactor=self.redactor,
+                cwd=cwd,
+                what=what,
+                hint=hint,
+                ok=ok,
+                explain=explain,
+                secret_output=secret_output,
+            )
+        except PipmodelsError as error:
+            raise self._gateway_explains(error, what, explained=explain is not None) from None
+
+    def _gateway_explains(
+        self, error: PipmodelsError, what: str, *, explained: bool
+    ) -> PipmodelsError:
+        """``error``, or what the gateway saw that says more: a page it cut short, or (where
+        no ``explain`` of the caller's looked closer) an origin that refused its key."""
+        gateway = self._gateway
+        if gateway is None or not (gateway.problems or (gateway.refused and not explained)):
+            return error
+        if gateway.problems:
+            origin, problem = next(iter(gateway.problems.items()))
+            return PipmodelsError(
+                f"{what} failed: {self.redactor(problem)}; pipmodels stopped reading it.",
+                f"Check that {origin} serves an index or find-links page there, then run again.",
+            )
+        origin, status = next(iter(gateway.refused.items()))
+        return PipmodelsError(
+            f"{what} failed: {origin} refused the key pipmodels sent it (HTTP {status}).",
+            "Check the key in your inputs, .env or pip configuration, then run again.",
         )
 
     @contextlib.contextmanager
@@ -214,6 +246,20 @@ class Context:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None
         self._environ = None
+
+
+def _around_proxies(env: Mapping[str, str], user: Mapping[str, str]) -> dict[str, str]:
+    """Settings that keep children's requests to the gateway off any proxy: ``NO_PROXY``
+    gains 127.0.0.1; pip's own proxy setting (which pip applies to every host) becomes the
+    ``HTTP(S)_PROXY`` that ``NO_PROXY`` can except. The gateway itself uses pip's proxy."""
+    changes: dict[str, str] = {}
+    proxy = pipconfig.settings(user, ("proxy",)).get("proxy", "").strip()
+    if proxy:
+        changes.update(PIP_PROXY="", HTTP_PROXY=proxy, HTTPS_PROXY=proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        current = [h for h in env.get(name, "").split(",") if h.strip()]
+        changes[name] = ",".join([*current, "127.0.0.1"])
+    return changes
 
 
 def pip_url_settings(environ: Mapping[str, str]) -> dict[str, list[Location]]:

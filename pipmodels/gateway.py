@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from pipmodels import __version__, console
-from pipmodels.credentials import Credential, Origin
+from pipmodels.credentials import Credential, Origin, strip_userinfo
+from pipmodels.filenames import is_archive_name
 from pipmodels.http import arriving
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 PAGE_LIMIT = 32 << 20  # bytes of one index or find-links page, as read for rewriting
 PAGE_SECONDS = 300.0  # for one page, however slowly it comes
 POOL_SIZE = 16  # connections kept per origin: uv asks for many pages at once
-PAGE_TYPES = ("text/html", "application/vnd.pypi.simple", "application/json", "text/plain")
+PAGE_TYPES = ("text/html", "application/vnd.pypi.simple", "application/json")
 # What a child's request may carry on, and what an origin's answer may carry back.
 REQUEST_HEADERS = ("Accept", "Range", "If-None-Match", "If-Modified-Since", "Cache-Control")
 RESPONSE_HEADERS = (
@@ -77,18 +78,19 @@ class Gateway:
 
     def __init__(self, credentials: Sequence[Credential], upstream: Upstream) -> None:
         self.upstream = upstream
+        # Each route its own unguessable first path segment: a page of one origin cannot
+        # lead a child into another origin's route with a relative link ("../2/...").
         self._routes = {
-            str(n): cred for n, cred in enumerate(credentials, 1) if cred.origin is not None
+            secrets.token_hex(16): cred for cred in credentials if cred.origin is not None
         }
-        self._numbers = {cred.origin: n for n, cred in self._routes.items()}
+        self._tokens = {cred.origin: token for token, cred in self._routes.items()}
         self.refused: dict[Origin, int] = {}  # origins that refused their key, and how
+        self.problems: dict[Origin, str] = {}  # pages cut short, and why
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
-        token = secrets.token_hex(16)
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}/{token}"
-        self._prefix = f"/{token}/"
+        self.host = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="pipmodels-gateway", daemon=True
         )
@@ -102,12 +104,12 @@ class Gateway:
 
     def route(self, origin: Origin | None) -> str | None:
         """The gateway's address for ``origin``, or None when no key goes there."""
-        number = self._numbers.get(origin) if origin is not None else None
-        return f"{self.base}/{number}" if number else None
+        token = self._tokens.get(origin) if origin is not None else None
+        return f"{self.host}/{token}" if token else None
 
     def aliases(self) -> dict[str, str]:
         """Each route's address and the origin it stands for, to show users the origin."""
-        return {f"{self.base}/{n}": str(cred.origin) for n, cred in self._routes.items()}
+        return {f"{self.host}/{t}": str(cred.origin) for t, cred in self._routes.items()}
 
     def child_url(self, public: str) -> str:
         """``public`` as a child must fetch it: through the gateway when its origin has a key."""
@@ -124,10 +126,8 @@ class Gateway:
 
     def target(self, path: str) -> tuple[Credential, str] | None:
         """The key and origin URL that a request path stands for."""
-        if not path.startswith(self._prefix):
-            return None
-        number, _, rest = path[len(self._prefix) :].partition("/")
-        cred = self._routes.get(number)
+        token, _, rest = path.lstrip("/").partition("/")
+        cred = self._routes.get(token) if path.startswith("/") else None
         if cred is None:
             return None
         return cred, f"{cred.origin}/{rest}"
@@ -154,36 +154,47 @@ class Gateway:
             return self._session
 
     def rewrite(self, data: bytes, origin: Origin) -> bytes:
-        """Links to ``origin`` in a page (absolute, ``//host`` or ``/path``), pointed back
-        through the gateway."""
+        """Links to ``origin`` in a page (absolute, ``//host`` or ``/path``, and their JSON
+        forms with ``\\/``), pointed back through the gateway."""
         route = self.route(origin)
         assert route is not None
         data = _origin_pattern(origin).sub(route.encode(), data)
-        path = urlsplit(route).path.encode()  # /TOKEN/N
-        return ROOT_RELATIVE.sub(lambda m: m.group(1) + path + b"/", data)
+        escaped = route.replace("/", "\\/").encode()
+        data = _origin_pattern(origin, escaped=True).sub(lambda _m: escaped, data)
+        path = urlsplit(route).path.encode()  # /TOKEN
+        data = ROOT_RELATIVE.sub(lambda m: m.group(1) + path + b"/", data)
+        escaped_path = path.replace(b"/", b"\\/")
+        return ESCAPED_ROOT_RELATIVE.sub(lambda m: m.group(1) + escaped_path + b"\\/", data)
 
     def rewrite_location(self, location: str, origin: Origin) -> str:
-        """A redirect's target: to the same origin, back through the gateway; else as sent."""
-        if location.startswith("/") and not location.startswith("//"):
-            return f"{self.route(origin)}{location}"
-        if Origin.of(location) == origin:
-            return self.rewrite(location.encode("latin-1"), origin).decode("latin-1")
+        """A redirect's target: to the same origin (in any form: absolute, ``//host``,
+        ``/path``, with user-info), back through the gateway; elsewhere, as sent."""
+        if not SCHEME_OR_SLASHES.match(location):
+            return location  # relative to the request's path: it stays in the route
+        target = strip_userinfo(urljoin(f"{origin}/", location))
+        if Origin.of(target) == origin:
+            return self.child_url(target)
         return location
+
+
+SCHEME_OR_SLASHES = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|/)")
 
 
 # A root-relative link in an HTML attribute or a PEP 691 "url" value (pypiserver, devpi and
 # Artifactory write /packages/...); "//" starts a host, handled as an origin.
 ROOT_RELATIVE = re.compile(rb"""((?:\bhref\s*=\s*["']?|"url"\s*:\s*"))/(?!/)""", re.IGNORECASE)
+ESCAPED_ROOT_RELATIVE = re.compile(rb"""("url"\s*:\s*")\\/(?!\\/)""", re.IGNORECASE)
 
 
-def _origin_pattern(origin: Origin) -> re.Pattern[bytes]:
+def _origin_pattern(origin: Origin, *, escaped: bool = False) -> re.Pattern[bytes]:
+    """``origin`` written in a page, ``escaped`` as JSON may write it (``https:\\/\\/host``)."""
     host = re.escape(f"[{origin.host}]" if ":" in origin.host else origin.host)
     # The default port may be written or left out; another must be written.
     optional = "" if str(origin).endswith(f":{origin.port}") else "?"
     authority = f"{host}(?::{origin.port}){optional}"
-    # Not followed by more of a host name or a port: https://host.evil/ is another origin.
+    slashes = r"\\/\\/" if escaped else "//"
     # "//host" alone is protocol-relative; after another scheme ("http://host") it is not ours.
-    pattern = rf"(?:{origin.scheme}:|(?<![\w:]))//{authority}(?![\w.:-])"
+    pattern = rf"(?:{origin.scheme}:|(?<![\w:])){slashes}{authority}(?![\w.:-])"
     return re.compile(pattern.encode(), re.IGNORECASE)
 
 
@@ -225,16 +236,19 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 self.send_error(502, f"{cred.origin} could not be reached")
                 return
             with contextlib.closing(answer):
-                self._answer(answer, cred.origin, body=body)
+                self._answer(answer, cred.origin, body=body, archive=_names_archive(url))
 
-        def _answer(self, answer: requests.Response, origin: Origin, *, body: bool) -> None:
+        def _answer(
+            self, answer: requests.Response, origin: Origin, *, body: bool, archive: bool
+        ) -> None:
             status = answer.status_code
             if status in (401, 407):
                 # 403, not 401: pip and uv must not prompt for, or look up, another key.
                 gateway.refused[origin] = status
                 status = 403
             content_type = answer.headers.get("Content-Type", "")
-            page = status == 200 and content_type.lower().startswith(PAGE_TYPES)
+            # A file is passed on byte for byte, whatever its label says.
+            page = not archive and status == 200 and content_type.lower().startswith(PAGE_TYPES)
             self.send_response(status)
             for name in RESPONSE_HEADERS:
                 if name in answer.headers:
@@ -247,14 +261,19 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 # Rewritten as it arrives, so pip's and uv's read timeouts see bytes flowing.
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                with contextlib.suppress(OSError, _Unbounded):
-                    for piece in _rewritten(
-                        answer, functools.partial(gateway.rewrite, origin=origin)
-                    ):
+                rewrite = functools.partial(gateway.rewrite, origin=origin)
+                try:
+                    for piece in _rewritten(answer, rewrite):
                         if piece:
                             self.wfile.write(b"%X\r\n%s\r\n" % (len(piece), piece))
                     self.wfile.write(b"0\r\n\r\n")
-                return  # cut short: no last chunk, so the child sees a broken page, not a short one
+                except _Unbounded as cut:
+                    # No last chunk: the child sees a broken page, not a short one; pipmodels
+                    # says why when the child fails.
+                    gateway.problems[origin] = str(cut)
+                except OSError:
+                    pass
+                return
             if "Content-Length" in answer.headers:
                 self.send_header("Content-Length", answer.headers["Content-Length"])
             self.end_headers()
@@ -273,20 +292,39 @@ class _Unbounded(Exception):
     """A page over :data:`PAGE_LIMIT` bytes or :data:`PAGE_SECONDS` seconds."""
 
 
+def _names_archive(url: str) -> bool:
+    return is_archive_name(unquote(urlsplit(url).path.rsplit("/", 1)[-1]))
+
+
 def _rewritten(answer: requests.Response, rewrite: Callable[[bytes], bytes]) -> Iterator[bytes]:
-    """The page's bytes, rewritten piece by piece: each piece ends at a ``>``, a newline or a
-    ``}``, which no link spans. Past the limits, :class:`_Unbounded` is raised."""
-    carry, total, started = b"", 0, time.monotonic()
-    for chunk in arriving(answer):
+    """The page's bytes, decoded (a page may come gzipped) and rewritten piece by piece: each
+    piece ends at a ``>``, a newline or a ``}``, which no link spans. Linear in the page's
+    size. Past the limits, :class:`_Unbounded` is raised."""
+    pending: list[bytes] = []
+    total, started = 0, time.monotonic()
+    for chunk in _decoded(answer):
         total += len(chunk)
-        if total > PAGE_LIMIT or time.monotonic() - started > PAGE_SECONDS:
-            console.debug(f"gateway: a page of {answer.url} is past its limits; cut")
-            raise _Unbounded
-        data = carry + chunk
-        cut = max(data.rfind(b">"), data.rfind(b"\n"), data.rfind(b"}")) + 1
-        carry = data[cut:]
-        yield rewrite(data[:cut])
-    yield rewrite(carry)
+        if total > PAGE_LIMIT:
+            raise _Unbounded(f"a page at {answer.url} is over {PAGE_LIMIT >> 20} MB")
+        if time.monotonic() - started > PAGE_SECONDS:
+            raise _Unbounded(f"a page at {answer.url} took over {PAGE_SECONDS:.0f} s")
+        cut = max(chunk.rfind(b">"), chunk.rfind(b"\n"), chunk.rfind(b"}")) + 1
+        if not cut:
+            pending.append(chunk)
+            continue
+        yield rewrite(b"".join([*pending, chunk[:cut]]))
+        pending = [chunk[cut:]]
+    yield rewrite(b"".join(pending))
+
+
+def _decoded(answer: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives, its Content-Encoding undone."""
+    raw = answer.raw
+    if hasattr(raw, "read1"):  # urllib3 2
+        while chunk := raw.read1(1 << 16, decode_content=True):
+            yield chunk
+    else:  # pragma: no cover - urllib3 1
+        yield from raw.stream(1 << 16, decode_content=True)
 
 
 def _same_user(connection: socket.socket) -> bool:

@@ -40,6 +40,8 @@ class Location:
     # A user name written out with no password (https://__token__@host/): the user's keyring
     # may hold the password, as pip would ask it.
     keyring_login: bool = False
+    # The variables that hold its key: children, which never need them, do not get them.
+    key_variables: tuple[str, ...] = ()
 
     @property
     def origin(self) -> Origin | None:
@@ -96,7 +98,8 @@ def resolve(
     password = _component(password_raw, environ, where, env_file, unset_hint)
     credential = Credential(origin, login, password) if login or password else None
     written = bool(login) and not password_raw and not env_var_names(login_raw)
-    return Location(kind, public, credential, where, keyring_login=written)
+    names = tuple(env_var_names(userinfo))
+    return Location(kind, public, credential, where, keyring_login=written, key_variables=names)
 
 
 def _authority_end(rest: str) -> int:
