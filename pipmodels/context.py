@@ -11,6 +11,7 @@ made when a child first needs them, so that a no-op run starts nothing and write
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 from pipmodels import console, keystore, pipconfig, runner, statedir
 from pipmodels.credentials import Credential, Redactor, one_per_origin
 from pipmodels.errors import PipmodelsError
-from pipmodels.locations import Location, resolve_literal
+from pipmodels.locations import FIND_LINKS, Location, resolve_literal
 from pipmodels.runner import Result
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class Context:
     redactor: Redactor
     credentials: list[Credential] = field(default_factory=list)  # at most one per origin
     settings: dict[str, list[Location]] = field(default_factory=dict)  # pip's URL settings
+    # uv's own (UV_INDEX_URL, UV_INDEX, ...): each URL with what precedes it ("name=")
+    uv_settings: dict[str, list[tuple[str, Location]]] = field(default_factory=dict)
     _environ: dict[str, str] | None = None
     _run_dir: Path | None = None
     _gateway: Gateway | None = None
@@ -49,9 +52,14 @@ class Context:
         """A context whose children reach the origins of ``locations`` (from the inputs) and of
         the user's pip configuration with their keys, through the gateway."""
         settings = pip_url_settings(base_environ)
-        every = [*locations, *(loc for urls in settings.values() for loc in urls)]
+        uv = uv_url_settings(base_environ)
+        every = [
+            *locations,
+            *(loc for urls in settings.values() for loc in urls),
+            *(loc for urls in uv.values() for _, loc in urls),
+        ]
         credentials = one_per_origin(loc.credential for loc in every if loc.credential)
-        ctx = cls(base_environ, redactor, credentials, settings)
+        ctx = cls(base_environ, redactor, credentials, settings, uv)
         ctx._key_variables = {n for loc in every if loc.credential for n in loc.key_variables}
         for cred in credentials:
             redactor.add_credential(cred)
@@ -160,12 +168,16 @@ class Context:
         return self._environ
 
     def pip_overrides(self) -> dict[str, str]:
-        """``PIP_*`` settings that repeat the user's index settings as children must read them:
-        no user-info, keyed origins through the gateway."""
-        return {
+        """``PIP_*`` (and uv's ``UV_*``) settings that repeat the user's index settings as
+        children must read them: no user-info, keyed origins through the gateway."""
+        overrides = {
             pipconfig.variable(key): " ".join(self.child_url(loc.public) for loc in locations)
             for key, locations in self.settings.items()
         }
+        for variable, entries in self.uv_settings.items():
+            urls = (name + self.child_url(loc.public) for name, loc in entries)
+            overrides[variable] = " ".join(urls)
+        return overrides
 
     def run(
         self,
@@ -260,6 +272,32 @@ def _around_proxies(env: Mapping[str, str], user: Mapping[str, str]) -> dict[str
         current = [h for h in env.get(name, "").split(",") if h.strip()]
         changes[name] = ",".join([*current, "127.0.0.1"])
     return changes
+
+
+# uv's own index variables, which uv reads beside the arguments pipmodels gives it.
+UV_URL_VARIABLES = (
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "UV_FIND_LINKS",
+)
+UV_INDEX_NAME = re.compile(r"^([A-Za-z0-9_.-]+=)(?=[a-zA-Z][a-zA-Z0-9+.-]*://)")
+
+
+def uv_url_settings(environ: Mapping[str, str]) -> dict[str, list[tuple[str, Location]]]:
+    """uv's own index variables, resolved; ``UV_INDEX`` entries keep their ``name=``."""
+    found: dict[str, list[tuple[str, Location]]] = {}
+    for variable in UV_URL_VARIABLES:
+        if not environ.get(variable):
+            continue
+        entries = []
+        for word in environ[variable].split():
+            named = UV_INDEX_NAME.match(word)
+            name = named.group(1) if named else ""
+            entries.append((name, resolve_literal(FIND_LINKS, word[len(name) :], variable)))
+        found[variable] = entries
+    return found
 
 
 def pip_url_settings(environ: Mapping[str, str]) -> dict[str, list[Location]]:
