@@ -6,6 +6,7 @@ status the caller did not list as acceptable raises; Ctrl-C stops every child.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -64,11 +65,14 @@ def run(
             text=True,
             errors="replace",
             preexec_fn=_dies_with_us() if sys.platform == "linux" else None,
+            # POSIX: a group of its own, which the watchdog ends with pipmodels.
+            start_new_session=POSIX,
         )
     except OSError as exc:
         raise PipmodelsError(f"Cannot start {cmd[0]}: {exc.strerror}.", hint) from None
     with _live_lock:
         _live.add(proc)
+    _watchdog.watch(proc.pid)
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
@@ -85,6 +89,7 @@ def run(
     finally:
         with _live_lock:
             _live.discard(proc)
+        _end_group(proc)
     result = Result(returncode, "\n".join(lines))
     if returncode in ok:
         return result
@@ -104,18 +109,91 @@ _live_lock = threading.Lock()
 
 
 def stop_all() -> None:
-    """Stop every child: a terminal's Ctrl-C reached them already, a ``kill -INT`` did not."""
+    """Stop every child and what it started (a child's group is its own, so a terminal's
+    Ctrl-C reaches pipmodels only)."""
     with _live_lock:
         procs = list(_live)
     for proc in procs:
         if proc.poll() is None:
-            proc.terminate()
+            _signal_group(proc, signal.SIGTERM)
     for proc in procs:
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+POSIX = sys.platform != "win32"
+
+
+def _signal_group(proc: subprocess.Popen[str], signum: int) -> None:
+    if POSIX:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signum)
+    elif signum == signal.SIGTERM:
+        proc.terminate()
+
+
+def _end_group(proc: subprocess.Popen[str]) -> None:
+    """After a child: whatever it started and left running (a build hook) ends with it, and
+    the watchdog forgets the group, whose number may be reused."""
+    if POSIX and proc.poll() is not None:
+        _signal_group(proc, signal.SIGKILL)
+        _watchdog.forget(proc.pid)
+
+
+class _Watchdog:
+    """A small process that outlives pipmodels only to end its children's groups: it reads
+    group numbers from a pipe, and when the pipe closes (pipmodels exited, or was killed with
+    SIGKILL) kills every group it still holds. POSIX only; started with the first child."""
+
+    CODE = (
+        "import os, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "groups = set()\n"
+        "for line in sys.stdin:\n"
+        "    n = int(line)\n"
+        "    groups.add(n) if n > 0 else groups.discard(-n)\n"
+        "for group in groups:\n"
+        "    try:\n"
+        "        os.killpg(group, signal.SIGKILL)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    def watch(self, group: int) -> None:
+        self._tell(group)
+
+    def forget(self, group: int) -> None:
+        self._tell(-group)
+
+    def _tell(self, number: int) -> None:
+        if not POSIX:
+            return
+        with self._lock:
+            try:
+                if self._proc is None:
+                    self._proc = subprocess.Popen(
+                        [sys.executable, "-c", self.CODE],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        text=True,
+                        start_new_session=True,
+                    )
+                assert self._proc.stdin is not None
+                self._proc.stdin.write(f"{number}\n")
+                self._proc.stdin.flush()
+            except OSError:
+                pass  # no watchdog: children still end with pipmodels on Ctrl-C and on exit
+
+
+_watchdog = _Watchdog()
 
 
 def _dies_with_us() -> Callable[[], None] | None:
