@@ -82,17 +82,14 @@ def resolve(
         if scheme is None and SCHEME.match(text):
             return _from_literal(kind, text, where)
         return Location(kind, text, None, where)
-    rest = raw[scheme.end() :]
-    end = _authority_end(rest)
-    authority, tail = rest[:end], rest[end:]
-    userinfo, at, hostport = authority.rpartition("@")
+    scheme_text, userinfo, hostport, tail = _split(raw)
     outside = env_var_names(hostport) + env_var_names(tail)
     if outside:
         raise _outside_userinfo(where, outside[0])
-    public = f"{scheme.group(0)}{hostport}{tail}"
+    public = f"{scheme_text}{hostport}{tail}"
     origin = Origin.of(public)
-    if not at or origin is None:
-        return Location(kind, public if at else raw, None, where)
+    if userinfo is None or origin is None:
+        return Location(kind, public, None, where)
     login_raw, _, password_raw = userinfo.partition(":")
     login = _component(login_raw, environ, where, env_file, unset_hint)
     password = _component(password_raw, environ, where, env_file, unset_hint)
@@ -102,10 +99,17 @@ def resolve(
     return Location(kind, public, credential, where, keyring_login=written, key_variables=names)
 
 
-def _authority_end(rest: str) -> int:
-    """Where the authority ends: the first ``/``, ``?`` or ``#``; ``${VAR}`` hold none."""
+def _split(url: str) -> tuple[str, str | None, str, str]:
+    """``scheme://``, the user-info (None without ``@``), ``host[:port]`` and the rest. The
+    authority ends at the first ``/``, ``?`` or ``#`` (a ``${VAR}`` holds none); a password
+    holding ``@`` is taken whole, up to the last ``@`` there."""
+    scheme = SCHEME.match(url)
+    assert scheme is not None
+    rest = url[scheme.end() :]
     match = re.search(r"[/?#]", rest)
-    return match.start() if match else len(rest)
+    end = match.start() if match else len(rest)
+    userinfo, at, hostport = rest[:end].rpartition("@")
+    return scheme.group(0), userinfo if at else None, hostport, rest[end:]
 
 
 def resolve_literal(kind: str, url: str, where: str, *, written: bool = False) -> Location:
@@ -118,14 +122,10 @@ def resolve_literal(kind: str, url: str, where: str, *, written: bool = False) -
 
 def _from_literal(kind: str, url: str, where: str, *, written: bool = False) -> Location:
     """A URL with no ``${VAR}`` left in it (a whole URL held in one variable)."""
-    scheme = SCHEME.match(url)
-    assert scheme is not None
-    rest = url[scheme.end() :]
-    end = _authority_end(rest)
-    userinfo, at, hostport = rest[:end].rpartition("@")
-    public = f"{scheme.group(0)}{hostport}{rest[end:]}"
+    scheme_text, userinfo, hostport, tail = _split(url)
+    public = f"{scheme_text}{hostport}{tail}"
     origin = Origin.of(public)
-    if not at or origin is None:
+    if userinfo is None or origin is None:
         return Location(kind, public, None, where)
     login, _, password = userinfo.partition(":")
     credential = Credential(origin, unquote(login), unquote(password))
