@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+from pipmodels import engines
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -121,7 +123,7 @@ def compile_options(func: F) -> F:
 
 engine_option = click.option(
     "--engine",
-    type=click.Choice(["pip-tools", "uv"]),
+    type=click.Choice(engines.NAMES),
     envvar="PIPMODELS_ENGINE",
     help="What compiles and syncs: pip-tools, or uv (pip install 'pipmodels[uv]') "
     "[env PIPMODELS_ENGINE; default: pip-tools, or engine in [tool.pipmodels]].",

@@ -20,7 +20,6 @@ from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import write_or_explain
 from pipmodels.inputs import INDEX_OPTIONS, Inputs, Pin
-from pipmodels.options import PIP_TOOLS
 from pipmodels.reqfile import Line, RequirementsFile, split_option
 
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ def inputs_digest(inputs: Inputs, pins: Sequence[Pin], options: Options) -> str:
     for pin in sorted(pins, key=lambda p: p.entry.filename):
         digest.update(f"pin {pin.text} {pin.entry.sha256}\n".encode())
     digest.update(f"hashes {options.hashes} args {options.compile_args!r}\n".encode())
-    if options.engine != PIP_TOOLS:  # the default's digest stays what it was
+    if options.engine != engines.DEFAULT:  # the default's digest stays what it was
         digest.update(f"engine {options.engine}\n".encode())
     return digest.hexdigest()
 
@@ -92,7 +91,7 @@ def compile_requirements(
         sources = [mirror.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
-        command = engines.compile_command(session, sources, output)
+        command = engines.get(options.engine).compile_command(session, sources, output)
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
         session.ctx.run(
             command.cmd,

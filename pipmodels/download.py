@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from pipmodels import console, diagnose, http, mirror, piptools, progress, runner
+from pipmodels import console, diagnose, http, mirror, pipcommands, progress, runner
 from pipmodels.archives import Archive, inspect
 from pipmodels.cache import Cache, Entry
 from pipmodels.errors import Interrupted, PipmodelsError
@@ -173,7 +173,7 @@ def _pip_download(
     request = staging / "request.txt"
     request.write_text(request_text(model, session), encoding="utf-8")
     console.info(f"  downloading {model.shown}")
-    cmd = piptools.pip_download(
+    cmd = pipcommands.pip_download(
         request,
         dest,
         resume_retries=settings.resume_retries if pip_resumes_downloads() else 0,

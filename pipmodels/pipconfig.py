@@ -91,3 +91,24 @@ def digest_parts(environ: Mapping[str, str]) -> list[tuple[str, bytes | None]]:
         except OSError:
             parts.append((str(path), None))
     return parts
+
+
+def where_set(environ: Mapping[str, str], key: str) -> list[str]:
+    """Where pip's configuration sets ``key`` (``/etc/pip.conf [global]``, ``PIP_CONSTRAINT``),
+    in the order pip reads them; empty when nowhere."""
+    where: list[str] = []
+    for path in config_files(environ):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        for section in SECTIONS:
+            if parser.has_section(section) and any(
+                name.replace("_", "-") == key and value.strip()
+                for name, value in parser.items(section)
+            ):
+                where.append(f"{path} [{section}]")
+    if environ.get(variable(key), "").strip():
+        where.append(variable(key))
+    return where

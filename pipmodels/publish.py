@@ -21,7 +21,7 @@ from pipmodels import console, http, simple
 from pipmodels.cache import Cache, Entry
 from pipmodels.credentials import Credential, redact_url, strip_userinfo
 from pipmodels.errors import PipmodelsError
-from pipmodels.piptools import python_module
+from pipmodels.pipcommands import python_module
 from pipmodels.simple import IndexFile
 
 if TYPE_CHECKING:

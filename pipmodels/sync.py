@@ -16,7 +16,6 @@ from pipmodels import console, engines, installed, pipoutput
 from pipmodels.filenames import canonical_name
 from pipmodels.inputs import Pin
 from pipmodels.installed import Target
-from pipmodels.options import UV
 
 if TYPE_CHECKING:
     from pipmodels.cache import Cache
@@ -76,7 +75,8 @@ def _pip_sync(
     with session.ctx.scratch("sync-") as tmp:
         request = Path(tmp) / options.output_path.name
         request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
-        command = engines.sync_command(session, request, target, dry_run=dry_run)
+        engine = engines.get(options.engine)
+        command = engine.sync_command(session, request, target, dry_run=dry_run)
         if not dry_run:
             console.info(f"Syncing {target.shown}")
         result = session.ctx.run(
@@ -86,9 +86,7 @@ def _pip_sync(
             hint="See the installer's message above; rerun with -v for all of it.",
             ok=(0, *command.would_change),
         )
-    if options.engine == UV:
-        return pipoutput.uv_sync_report(result.output)
-    return pipoutput.sync_report(result.output, dry_run=dry_run)
+    return engine.sync_report(result.output, dry_run=dry_run)
 
 
 def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) -> str:

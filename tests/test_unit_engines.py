@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipmodels import engines, pipoutput
+from pipmodels import pipoutput
 from pipmodels.compile import _add_digest, inputs_digest
+from pipmodels.engines import uv_pip as engines
 from pipmodels.errors import PipmodelsError
 from pipmodels.inputs import Inputs
 from pipmodels.options import CommandLine, Options, resolve

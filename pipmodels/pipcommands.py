@@ -1,4 +1,5 @@
-"""Command lines for pip download, pip-compile and pip-sync, built by pure functions.
+"""Command lines for pip itself (pip download, a look into a target Python), built by pure
+functions. The engines' command lines (pip-compile, uv pip ...) live in :mod:`pipmodels.engines`.
 
 Nothing here may carry a credential: those reach pip through the private netrc file the run's
 context writes. These functions only build lists; :mod:`pipmodels.context` runs them.
@@ -7,7 +8,6 @@ context writes. These functions only build lists; :mod:`pipmodels.context` runs 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -39,57 +39,6 @@ def pip_download(
         cmd += ["--resume-retries", str(resume_retries)]
     if verbose:
         cmd.append("--verbose")
-    return cmd
-
-
-def pip_compile(
-    sources: Sequence[str],
-    output: Path,
-    *,
-    find_links: Path,
-    hashes: bool,
-    extra_args: Sequence[str] = (),
-    verbose: bool = False,
-) -> list[str]:
-    """pip-compile against the cache's links page. Index URLs are left out of its output:
-    those of the user's machine (pip.conf, ``PIP_*``) do not belong in a committed lock, and
-    pipmodels writes those the inputs declare itself, without credentials."""
-    cmd = python_module(
-        "piptools",
-        "compile",
-        "--find-links",
-        str(find_links),
-        "--no-emit-find-links",
-        "--no-emit-index-url",
-        "--no-emit-trusted-host",
-        "--output-file",
-        str(output),
-    )
-    if hashes:
-        cmd.append("--generate-hashes")
-    cmd.append("--verbose" if verbose else "--quiet")
-    cmd += list(extra_args)
-    cmd += list(sources)
-    return cmd
-
-
-def pip_sync(
-    requirement_file: Path,
-    *,
-    find_links: Sequence[str],
-    python_executable: str | None,
-    extra_args: Sequence[str] = (),
-    verbose: bool = False,
-) -> list[str]:
-    cmd = python_module("piptools", "sync")
-    for page in find_links:
-        cmd += ["--find-links", page]
-    if python_executable:
-        cmd += ["--python-executable", python_executable]
-    if verbose:
-        cmd.append("--verbose")
-    cmd += list(extra_args)
-    cmd.append(str(requirement_file))
     return cmd
 
 
