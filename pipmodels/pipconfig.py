@@ -93,10 +93,10 @@ def digest_parts(environ: Mapping[str, str]) -> list[tuple[str, bytes | None]]:
     return parts
 
 
-def where_set(environ: Mapping[str, str], key: str) -> list[str]:
-    """Where pip's configuration sets ``key`` (``/etc/pip.conf [global]``, ``PIP_CONSTRAINT``),
-    in the order pip reads them; empty when nowhere."""
-    where: list[str] = []
+def setting(environ: Mapping[str, str], key: str) -> list[str]:
+    """The effective whitespace-separated values of one setting (``constraint``): config files
+    in pip's order, the last one that sets it winning, then its ``PIP_*`` variable."""
+    values: list[str] = []
     for path in config_files(environ):
         parser = configparser.RawConfigParser()
         try:
@@ -104,11 +104,10 @@ def where_set(environ: Mapping[str, str], key: str) -> list[str]:
         except (configparser.Error, UnicodeDecodeError):
             continue
         for section in SECTIONS:
-            if parser.has_section(section) and any(
-                name.replace("_", "-") == key and value.strip()
-                for name, value in parser.items(section)
-            ):
-                where.append(f"{path} [{section}]")
-    if environ.get(variable(key), "").strip():
-        where.append(variable(key))
-    return where
+            if parser.has_section(section):
+                for name, value in parser.items(section):
+                    if name.replace("_", "-") == key:
+                        values = value.split()
+    if variable(key) in environ:
+        values = environ[variable(key)].split()
+    return values

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from pipmodels import pipoutput
+from pipmodels import config, pipoutput
+from pipmodels import engines as registry
 from pipmodels.compile import _add_digest, inputs_digest
 from pipmodels.engines import uv_pip as engines
 from pipmodels.errors import PipmodelsError
@@ -190,3 +192,64 @@ def test_uv_sync_report_reads_plus_and_minus_lines() -> None:
     assert report.installed == ["en-demo==1.0.0", "helperlib==1.0.0"]
     assert report.removed == ["stray==1.0"]
     assert not pipoutput.uv_sync_report("Checked 2 packages in 0.1ms\n").changes
+
+
+def test_the_header_reproduces_the_lock() -> None:
+    given = CommandLine(engine="uv", extras=("dev",), models_files=(Path("m.txt"),))
+    assert resolve(given, {}).header_command == "pipmodels compile -m m.txt --engine uv --extra dev"
+    # The engine pyproject.toml sets needs no word; another one given on top of it does.
+    assert resolve(CommandLine(engine="uv"), {"engine": "uv"}).header_command == (
+        "pipmodels compile"
+    )
+    assert resolve(CommandLine(engine="pip-tools"), {"engine": "uv"}).header_command == (
+        "pipmodels compile --engine pip-tools"
+    )
+    assert resolve(CommandLine(resolver="backtracking"), {}).header_command == (
+        "pipmodels compile --resolver=backtracking"
+    )
+
+
+def test_the_registry_feeds_the_choice_the_config_keys_and_the_options() -> None:
+    assert registry.NAMES == ("pip-tools", "uv")
+    for name in registry.NAMES:
+        prefix = registry.get(name).config_prefix
+        assert {f"{prefix}-compile-args", f"{prefix}-sync-args"} <= set(config.KEYS)
+    assert registry.get("uv").header("pipmodels compile").args == (
+        "--custom-compile-command",
+        "pipmodels compile",
+    )
+    assert registry.get("pip-tools").header("x").env == {"CUSTOM_COMPILE_COMMAND": "x"}
+
+
+def test_with_extra_indexes_uv_searches_them_all_as_pip_does() -> None:
+    settings = {"index-url": ["https://a/simple/"], "extra-index-url": ["https://c/"]}
+    assert engines.uv_index_args(settings, inputs_declare_index=False) == [
+        "--index-url",
+        "https://a/simple/",
+        "--extra-index-url",
+        "https://c/",
+        "--index-strategy",
+        "unsafe-best-match",
+    ]
+    only_main = {"index-url": ["https://a/simple/"]}
+    assert "--index-strategy" not in engines.uv_index_args(only_main, inputs_declare_index=False)
+    from_inputs = engines.uv_index_args(
+        only_main, inputs_declare_index=False, inputs_declare_extra_index=True
+    )
+    assert from_inputs[-2:] == ["--index-strategy", "unsafe-best-match"]
+    chosen = engines.uv_index_args(settings, inputs_declare_index=False, strategy_chosen=True)
+    assert "--index-strategy" not in chosen  # UV_INDEX_STRATEGY or uv-compile-args decide
+
+
+def test_uv_pip_sync_gets_pips_configured_constraints_as_pip_sync_does(tmp_path: Path) -> None:
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[global]\nconstraint = /a/c.txt\n[install]\nconstraint = /b/c.txt\n")
+    environ = {"PIP_CONFIG_FILE": str(conf), "HOME": str(tmp_path), "XDG_CONFIG_DIRS": "/nowhere"}
+    assert engines.constraint_args(environ) == ["--constraints", "/b/c.txt"]  # [install] wins
+    assert engines.constraint_args({**environ, "PIP_CONSTRAINT": "x.txt y.txt"}) == [
+        "--constraints",
+        "x.txt",
+        "--constraints",
+        "y.txt",
+    ]
+    assert engines.constraint_args({"PIP_CONFIG_FILE": os.devnull}) == []

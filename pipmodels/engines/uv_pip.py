@@ -8,8 +8,9 @@ credentials from the private netrc file that ``NETRC`` names.
 
 Two of pip's rules differ from uv's defaults. pip takes the best version from every index; uv
 stops at the first index that has the name, so with extra indexes uv is told pip's strategy.
-A ``constraint`` in pip's configuration is applied by pip-sync but not by pip-compile; uv would
-see neither, so the uv engine refuses it and names where it was set.
+A ``constraint`` in pip's configuration is ignored by pip-compile and applied by pip-sync (its
+``pip install`` reads pip.conf); uv pip sync gets it as ``--constraints``, and uv pip compile
+does not.
 """
 
 from __future__ import annotations
@@ -145,17 +146,12 @@ def uv_index_args(
     return args
 
 
-def refuse_pip_constraints(environ: Mapping[str, str]) -> None:
-    """pip-sync applies a ``constraint`` from pip's configuration and pip-compile does not;
-    uv reads pip's configuration not at all. Neither way would uv resolve as pip-tools."""
-    where = pipconfig.where_set(environ, "constraint")
-    if where:
-        raise PipmodelsError(
-            f"pip's configuration sets constraint ({', '.join(where)}), which uv does not read; "
-            "--engine uv would not resolve what pip-tools resolves.",
-            "Name the constraints file in your inputs instead (a line -c FILE, which both "
-            "engines read), or use --engine pip-tools.",
-        )
+def constraint_args(environ: Mapping[str, str]) -> list[str]:
+    """pip's ``constraint`` setting (pip.conf, ``PIP_CONSTRAINT``) for uv pip sync."""
+    args: list[str] = []
+    for path in pipconfig.setting(environ, "constraint"):
+        args += ["--constraints", path]
+    return args
 
 
 class UvPip:
@@ -195,7 +191,10 @@ class UvPip:
             python=target.python or sys.executable,
             system=options.allow_system and not target.is_virtual,
             dry_run=dry_run,
-            index_args=_index_args(session, options.sync_args),
+            index_args=[
+                *_index_args(session, options.sync_args),
+                *constraint_args(ctx.environ),
+            ],
             extra_args=options.sync_args,
             verbose=ctx.verbose,
         )
@@ -207,7 +206,6 @@ class UvPip:
 
 def _index_args(session: Session, extra_args: Sequence[str]) -> list[str]:
     environ = session.ctx.environ  # credentials stripped from every URL in it
-    refuse_pip_constraints(environ)
     flags = [
         split_option(line.text)[0]
         for parsed in session.inputs.source_tree
