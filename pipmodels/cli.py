@@ -13,12 +13,7 @@ from typing import Any
 import click
 
 from pipmodels import __version__, config, console, fastpath
-from pipmodels.clioptions import (
-    common_options,
-    compile_options,
-    engine_option,
-    spacy_check_option,
-)
+from pipmodels.clioptions import options_for
 from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.options import CommandLine, Options, resolve
 from pipmodels.session import Session
@@ -76,7 +71,7 @@ def main() -> None:
 
 
 @main.command()
-@common_options
+@options_for("download")
 def download(**kwargs: Any) -> None:
     """Fill the model cache and print the pins.
 
@@ -92,8 +87,7 @@ def download(**kwargs: Any) -> None:
 
 
 @main.command(name="compile")
-@common_options
-@compile_options
+@options_for("compile")
 def compile_command(**kwargs: Any) -> None:
     """Fill the cache, then write requirements.txt with pip-compile.
 
@@ -115,15 +109,7 @@ def compile_command(**kwargs: Any) -> None:
 
 
 @main.command()
-@common_options
-@compile_options
-@click.option("--python-executable", help="Sync this Python's environment instead of this one.")
-@click.option(
-    "--allow-system",
-    is_flag=True,
-    help="Sync a Python that is not a virtual environment (pip-sync removes every package "
-    "requirements.txt does not list).",
-)
+@options_for("sync")
 def sync(**kwargs: Any) -> None:
     """Fill the cache, compile when the inputs changed, then pip-sync the environment.
 
@@ -159,7 +145,7 @@ def _exit_on_differences(differences: list[str]) -> None:
 
 
 @main.command()
-@common_options
+@options_for("publish")
 @click.option("--repository-url", metavar="URL", envvar="TWINE_REPOSITORY_URL", help="Upload URL.")
 @click.option("-r", "--repository", metavar="NAME", help="A section of ~/.pypirc to upload to.")
 @click.option("--config-file", type=click.Path(path_type=Path), help="The .pypirc to read.")
@@ -278,23 +264,7 @@ def links_command(
     type=click.Path(path_type=Path),
     help="An input; the first gets the new lines [default: requirements.in]. Repeatable.",
 )
-@click.option(
-    "-m",
-    "--models",
-    "models_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A models file, for the sync that follows. Repeatable.",
-)
-@click.option("--cache-dir", type=click.Path(path_type=Path), envvar="PIPMODELS_CACHE_DIR")
-@click.option("--env-file", type=click.Path(path_type=Path))
-@click.option("--python-executable", help="Sync this Python's environment instead of this one.")
-@click.option("--allow-system", is_flag=True, help="Sync a Python that is not a virtualenv.")
-@click.option("--generate-hashes/--no-generate-hashes", "hashes", default=None)
-@spacy_check_option
-@engine_option
-@click.option("-v", "--verbose", count=True, help="Show the commands run and their output.")
-@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@options_for("add", sources=False)  # the sync that follows; -s names the inputs
 def add_command(
     names: tuple[str, ...], spacy_version: str | None, no_sync: bool, **kwargs: Any
 ) -> None:
