@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, engines
+from pipmodels import console, engines, locktext
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import write_or_explain
@@ -25,8 +24,6 @@ from pipmodels.reqfile import Line, RequirementsFile, split_option
 if TYPE_CHECKING:
     from pipmodels.options import Options
     from pipmodels.session import Session
-
-DIGEST_LINE = re.compile(r"^# pipmodels inputs digest: sha256:([0-9a-f]{64})$", re.M)
 
 
 def inputs_digest(inputs: Inputs, pins: Sequence[Pin], options: Options) -> str:
@@ -54,11 +51,8 @@ def _current_text(path: Path) -> str | None:
 
 
 def recorded_digest(output: Path) -> str | None:
-    try:
-        match = DIGEST_LINE.search(output.read_text(encoding="utf-8"))
-    except OSError:
-        return None
-    return match.group(1) if match else None
+    text = _current_text(output)
+    return None if text is None else locktext.recorded_digest(text)
 
 
 def compile_requirements(
@@ -101,12 +95,14 @@ def compile_requirements(
             hint="Fix the conflict or missing package shown above; requirements.txt was left as "
             "it was.",
         )
-        text = output.read_text(encoding="utf-8").replace(str(mirror.root), "")
-    for project in inputs.projects:  # "# via app (pyproject.toml)", as the user named it
-        text = text.replace(f"({project.absolute()})", f"({project})")
+        text = locktext.without_prefix(output.read_text(encoding="utf-8"), str(mirror.root))
+    text = locktext.with_paths_as_given(
+        text, {str(project.absolute()): str(project) for project in inputs.projects}
+    )
     text = _pin_models(text, pins, cache)
     text = _add_declared_indexes(text, session, options.header_command)
-    text = _add_digest(text, options.header_command, inputs_digest(inputs, pins, options))
+    digest = inputs_digest(inputs, pins, options)
+    text = locktext.add_digest(text, options.header_command, digest)
     if verify is not None:
         verify(text)
     if write and _current_text(output_file) != text:
@@ -166,15 +162,14 @@ def _spaced(marker: str) -> str:
 
 
 def _pin_models(text: str, pins: Sequence[Pin], cache: Cache) -> str:
-    for pin in pins:
-        url = (cache.root / pin.entry.filename).as_uri()
-        text = text.replace(f" @ {url}", f"=={pin.entry.version}")
-    if cache.root.as_uri() in text:
+    versions = {(cache.root / p.entry.filename).as_uri(): str(p.entry.version) for p in pins}
+    pinned = locktext.pin_references(text, versions, forbidden=cache.root.as_uri())
+    if pinned is None:
         raise PipmodelsError(
             "pip-compile wrote a cache path into requirements.txt that pipmodels did not expect.",
             "Please report this; requirements.txt was left as it was.",
         )
-    return text
+    return pinned
 
 
 def _add_declared_indexes(text: str, session: Session, header_command: str) -> str:
@@ -196,16 +191,6 @@ def _add_declared_indexes(text: str, session: Session, header_command: str) -> s
     lines = text.splitlines(keepends=True)
     at = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
     return "".join([*lines[:at], *dict.fromkeys(declared), "\n", *lines[at:]])
-
-
-def _add_digest(text: str, header_command: str, digest: str) -> str:
-    lines = text.splitlines(keepends=True)
-    record = [f"# pipmodels inputs digest: sha256:{digest}\n", "#\n"]
-    command_line = f"#    {header_command}\n"
-    at = lines.index(command_line) + 1 if command_line in lines else 0
-    if at and lines[at : at + 1] == ["#\n"]:  # pip-compile closes its header with "#"; uv not
-        at += 1
-    return "".join(lines[:at] + record + lines[at:])
 
 
 def _display(path: Path) -> str:

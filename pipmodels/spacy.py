@@ -22,7 +22,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from pipmodels import console
+from pipmodels import console, locktext
 from pipmodels.credentials import redact_url
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name
@@ -35,7 +35,6 @@ MODELS_URL = "https://github.com/explosion/spacy-models/releases/download"
 MODELS_URL_VARIABLE = "PIPMODELS_SPACY_MODELS_URL"
 TIMEOUT = 15.0
 # requirements.txt as pip-compile writes it: "spacy==3.8.2 \" or "spacy==3.8.2" at a line start.
-SPACY_PIN = re.compile(r"^spacy==([^\s;\\]+)", re.M | re.I)
 
 
 # -- the compatibility table -------------------------------------------------------------------
@@ -271,11 +270,11 @@ def allows(meta: ModelMeta, spacy: Version) -> bool | None:
 
 def resolved_spacy(requirements_text: str) -> Version | None:
     """The spaCy version a compiled requirements.txt pins, if it pins one."""
-    match = SPACY_PIN.search(requirements_text)
-    if match is None:
+    pinned = locktext.pinned_version(requirements_text, "spacy")
+    if pinned is None:
         return None
     try:
-        return Version(match.group(1))
+        return Version(pinned)
     except InvalidVersion:
         return None
 
