@@ -12,7 +12,10 @@ from typing import Any
 
 import click
 
-from pipmodels import __version__, config, console, fastpath
+from pipmodels import __version__, config, console, fastpath, workflow
+from pipmodels import links as find_links
+from pipmodels import publish as uploads
+from pipmodels.add import AddSettings, add_models
 from pipmodels.clioptions import options_for
 from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.options import CommandLine, Options, resolve
@@ -79,8 +82,6 @@ def download(**kwargs: Any) -> None:
     Example:
       pipmodels download -m requirements-models.txt
     """
-    from pipmodels import workflow
-
     with reported_errors(), Session.open(make_options(kwargs)) as session:
         for pin in workflow.download(session):
             click.echo(pin.text)
@@ -95,8 +96,6 @@ def compile_command(**kwargs: Any) -> None:
     Example:
       pipmodels compile -m requirements-models.txt requirements.in
     """
-    from pipmodels import workflow
-
     check = kwargs.pop("check")
     with reported_errors(), Session.open(make_options(kwargs)) as session:
         pins = workflow.download(session)
@@ -123,8 +122,6 @@ def sync(**kwargs: Any) -> None:
             session.cache.sweep_if_idle()
             console.info(fastpath.unchanged_message(session))
             return
-        from pipmodels import workflow
-
         if check:
             pins = workflow.download(session)
             _exit_on_differences(
@@ -163,8 +160,6 @@ def publish(**kwargs: Any) -> None:
       pipmodels publish -m requirements-models.txt --repository-url https://HOST/team/models/
       pipmodels publish --all -r team
     """
-    from pipmodels import publish as uploads
-
     where = {k: kwargs.pop(k) for k in ("repository_url", "repository", "config_file")}
     simple_url, everything = kwargs.pop("simple_url"), kwargs.pop("everything")
     with reported_errors():
@@ -233,8 +228,6 @@ def links_command(
       pipmodels links .pipmodels-cache -o .pipmodels-cache/index.html
     """
 
-    from pipmodels import links as find_links
-
     console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
     with reported_errors():
         options = find_links.LinksOptions(
@@ -278,8 +271,6 @@ def add_command(
       pipmodels add en_core_web_sm
       pipmodels add en_core_web_sm de_core_news_md==3.8.0 --spacy-version 3.8.7
     """
-    from pipmodels.add import AddSettings, add_models
-
     with reported_errors():
         options = make_options(kwargs)
         settings = AddSettings(options.sources, options.output_path, spacy_version)
@@ -287,7 +278,5 @@ def add_command(
         for line in lines:
             click.echo(line)
         if lines and not no_sync:
-            from pipmodels import workflow
-
             with Session.open(options) as session:
                 workflow.sync_and_remember(session)

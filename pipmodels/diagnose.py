@@ -14,6 +14,7 @@ from pipmodels import pipconfig, pipoutput
 from pipmodels.credentials import env_var_names
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import name_from_filename
+from pipmodels.http import client
 from pipmodels.inputs import LOCATION_OPTIONS, Model
 from pipmodels.reqfile import Line, split_option
 
@@ -50,8 +51,6 @@ def download_failure(model: Model, session: Session, result: Result) -> Pipmodel
             "sign-in form or a truncated file). Nothing was added to the cache.",
             "Open the URL in a browser: it must download the .whl, .tar.gz or .zip itself.",
         )
-    from pipmodels.http import client
-
     with client(session.ctx.environ, session.ctx.redactor, session.ctx.credentials) as web:
         problem = _location_problem(model, session, web)
         if problem is not None:

@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
 from pipmodels import console, diagnose, http, mirror, pipcommands, progress, runner
 from pipmodels.archives import Archive, inspect
 from pipmodels.cache import Cache, Entry
@@ -37,8 +41,6 @@ from pipmodels.mirror import Mirror
 from pipmodels.reqfile import Line, split_option
 
 if TYPE_CHECKING:
-    from packaging.specifiers import SpecifierSet
-
     from pipmodels.session import Session
 
 CHUNK = http.CHUNK
@@ -275,8 +277,6 @@ def _check_conflicts(pins: Sequence[Pin]) -> None:
 @functools.cache
 def pip_resumes_downloads() -> bool:
     """pip 25.1 added --resume-retries; older pips reject the option."""
-    from packaging.version import InvalidVersion, Version
-
     try:
         return Version(importlib.metadata.version("pip")) >= Version("25.1")
     except (importlib.metadata.PackageNotFoundError, InvalidVersion):
@@ -297,9 +297,6 @@ def _specifier(model: Model) -> SpecifierSet | None:
     another release must get that release, not the one cached before. A local path's cache key
     already follows the file, and a filename without a version promises nothing.
     """
-    from packaging.requirements import Requirement
-    from packaging.specifiers import SpecifierSet
-
     url = model.req.url
     if url is None:
         return Requirement(model.req.requirement).specifier

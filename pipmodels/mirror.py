@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import sys_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
@@ -163,14 +165,10 @@ def _rank(filename: str, wanted: Wanted, tag_ranks: Mapping[str, int]) -> int | 
 @functools.cache
 def interpreter_tags() -> dict[str, int]:
     """This interpreter's wheel tags, most preferred first: pip download runs on it too."""
-    from packaging.tags import sys_tags
-
     return {str(tag): rank for rank, tag in enumerate(sys_tags())}
 
 
 def _exact_version(requirement: str) -> Version | None:
-    from packaging.requirements import InvalidRequirement, Requirement
-
     try:
         specs = list(Requirement(requirement).specifier)
     except InvalidRequirement:
@@ -184,8 +182,6 @@ def _exact_version(requirement: str) -> Version | None:
 
 
 def _allows(model: Model, version: Version) -> bool:
-    from packaging.requirements import InvalidRequirement, Requirement
-
     try:
         specifier: SpecifierSet = Requirement(model.req.requirement).specifier
     except (InvalidRequirement, InvalidSpecifier):

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from pipmodels import console, http, simple
 from pipmodels.cache import Cache, Entry
 from pipmodels.credentials import Credential, redact_url, strip_userinfo
+from pipmodels.download import download
 from pipmodels.errors import PipmodelsError
 from pipmodels.pipcommands import python_module
 from pipmodels.simple import IndexFile
@@ -209,8 +210,6 @@ def require_twine() -> None:
 def publish(session: Session, target: Target, *, everything: bool = False) -> Plan:
     """Upload what the index lacks of the inputs' models (``everything``: of the whole cache);
     return what was (or, with --dry-run, would be) uploaded."""
-    from pipmodels.download import download
-
     require_twine()
     ctx = session.ctx
     ctx.redactor.add([v for v in (*target.env.values(), *(target.auth or ())) if v])

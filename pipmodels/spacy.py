@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -167,8 +168,6 @@ def fetch_table(url: str, *, timeout: float = TIMEOUT) -> Table:
             raise PipmodelsError(
                 f"Cannot read spaCy's compatibility table {shown}: {exc}.", "Check the path."
             ) from None
-    import requests
-
     console.debug(f"GET {shown}")
     try:
         response = requests.get(url, timeout=timeout)
