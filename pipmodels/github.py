@@ -85,13 +85,7 @@ def fetch_releases(
     """Every release of ``OWNER/REPO`` with its assets, past the list endpoint's 1,000 too."""
     owner, repo = parse_repo(repo_spec)
     cache = ResponseCache(cache_file(settings, owner, repo))
-    policy = http.Policy(
-        connect_timeout=settings.timeout,
-        read_timeout=settings.timeout,
-        retries=settings.retries,
-        backoff=settings.backoff,
-    )
-    web = http.Client(policy, Redactor(), sleep=sleep)
+    web = http.Client(settings.policy, Redactor(), sleep=sleep)
     if session is not None:
         web.session = session
     client = Client(settings, cache, web)
