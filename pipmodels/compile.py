@@ -1,6 +1,6 @@
 """pip-compile over the user's inputs, with every model replaced by its cached archive.
 
-pip-compile reads a mirror of the input files in which each model line points at its file in
+pip-compile reads a scratch copy of the input files in which each model line points at its file in
 the cache, so it never asks the index about a model name (where impostors and 999.9.9
 placeholders live) and hashes only the cached file. Its output then gets plain
 ``name==version`` pins, and replaces requirements.txt atomically.
@@ -70,19 +70,19 @@ def compile_requirements(
     output_file = options.output_path
     cache.ensure_page()
     with session.ctx.scratch("compile-") as tmp:
-        mirror = _Mirror(tmp)
+        copy = _ScratchCopy(tmp)
         by_line = {pin.model.req.line: pin for pin in pins}
         for parsed in session.inputs.source_tree:
-            mirror.write(parsed, _rewrite(parsed, by_line, session, models_file=False))
+            copy.write(parsed, _rewrite(parsed, by_line, session, models_file=False))
         for parsed in session.inputs.models_tree:
-            mirror.write(parsed, _rewrite(parsed, by_line, session, models_file=True))
-        output = mirror.path(output_file)
+            copy.write(parsed, _rewrite(parsed, by_line, session, models_file=True))
+        output = copy.path(output_file)
         output.parent.mkdir(parents=True, exist_ok=True)
         if output_file.is_file():
             # pip-compile keeps the pins it finds in its output file, so hand it the current one
             output.write_bytes(output_file.read_bytes())
         inputs = session.inputs
-        sources = [mirror.argument(p) for p in (*inputs.sources, *inputs.models_files)]
+        sources = [copy.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
         command = engines.get(options.engine).compile_command(session, sources, output)
@@ -90,12 +90,12 @@ def compile_requirements(
         session.ctx.run(
             command.cmd,
             env=command.env,
-            cwd=mirror.path(Path.cwd()),
+            cwd=copy.path(Path.cwd()),
             what=command.what,
             hint="Fix the conflict or missing package shown above; requirements.txt was left as "
             "it was.",
         )
-        text = locktext.without_prefix(output.read_text(encoding="utf-8"), str(mirror.root))
+        text = locktext.without_prefix(output.read_text(encoding="utf-8"), str(copy.root))
     text = locktext.with_paths_as_given(
         text, {str(project.absolute()): str(project) for project in inputs.projects}
     )
@@ -116,7 +116,7 @@ def _write(output: Path, text: str) -> None:
     )
 
 
-class _Mirror:
+class _ScratchCopy:
     """A copy of the input files at their absolute paths under a scratch folder."""
 
     def __init__(self, root: Path) -> None:

@@ -50,7 +50,7 @@ CHUNK = http.CHUNK
 class Settings:
     jobs: int = 4
     resume_retries: int = 5
-    refresh: bool = False  # re-resolve version ranges (--upgrade)
+    upgrade: bool = False  # re-resolve version ranges (--upgrade)
     mirror: Mirror | None = None  # asked before each model's origin
 
 
@@ -58,7 +58,7 @@ def download(session: Session) -> list[Pin]:
     """Make sure every model is in the cache and return its pin, downloading what is missing."""
     options = session.options
     settings = Settings(
-        jobs=options.jobs, refresh=options.upgrade, mirror=mirror.for_session(session)
+        jobs=options.jobs, upgrade=options.upgrade, mirror=mirror.for_session(session)
     )
     session.warn_about_exposed_credentials()
     refuse_keyed_references(session.inputs.source_tree, session.ctx.base_environ)
@@ -75,7 +75,7 @@ def fill(models: Sequence[Model], session: Session, settings: Settings) -> list[
     pins: dict[Model, Entry] = {}
     missing: list[Model] = []
     for model in models:
-        entry = None if settings.refresh and not _is_exact(model) else _cached(model, cache)
+        entry = None if settings.upgrade and not _is_exact(model) else _cached(model, cache)
         if entry is None:
             missing.append(model)
         else:

@@ -89,7 +89,7 @@ def read_lock(path: Path) -> dict[str, Locked]:
 
 
 def wanted_file(
-    model: Model, environ: Mapping[str, str], lock: Mapping[str, Locked], *, refresh: bool
+    model: Model, environ: Mapping[str, str], lock: Mapping[str, Locked], *, upgrade: bool
 ) -> Wanted | None:
     """What to ask the mirror for, or None when the mirror cannot answer for this model."""
     recorded = _sha256s(model.req.hashes)
@@ -111,7 +111,7 @@ def wanted_file(
     name = model.req.name
     version = _exact_version(model.req.requirement)
     locked = lock.get(name) if name else None
-    if version is None and locked and not refresh and _allows(model, locked.version):
+    if version is None and locked and not upgrade and _allows(model, locked.version):
         version = locked.version
     if name is None or version is None:
         return None
@@ -209,7 +209,7 @@ class Mirror:
 
     url: str
     lock: Mapping[str, Locked] = field(default_factory=dict)
-    refresh: bool = False
+    upgrade: bool = False
     _pages: dict[str, list[IndexFile]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -244,7 +244,7 @@ def for_session(session: Session) -> Mirror | None:
     if not options.mirror:
         return None
     session.ctx.redactor.add_urls(options.mirror)
-    return Mirror(options.mirror, read_lock(options.output_path), refresh=options.upgrade)
+    return Mirror(options.mirror, read_lock(options.output_path), upgrade=options.upgrade)
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ def from_mirror(
     mirror: Mirror, web: http.Client, model: Model, dest: Path, environ: Mapping[str, str]
 ) -> Outcome:
     """Fetch ``model``'s file from the mirror into ``dest``, or say why not."""
-    wanted = wanted_file(model, environ, mirror.lock, refresh=mirror.refresh)
+    wanted = wanted_file(model, environ, mirror.lock, upgrade=mirror.upgrade)
     if wanted is None or wanted.name is None:
         why = f"no exact version or locked pin names its file on the mirror {mirror.shown}"
         return Outcome(None, why)
