@@ -130,7 +130,7 @@ class Counts:
 
 
 @dataclass
-class Client:
+class ApiClient:
     settings: ApiSettings
     cache: ResponseCache
     web: http.Client

@@ -25,7 +25,7 @@ from pipmodels.mirror import (
     wanted_file,
 )
 from pipmodels.publish import (
-    Target,
+    UploadTarget,
     plan,
     resolve_target,
     target_from_pypirc,
@@ -256,7 +256,7 @@ def test_upload_command_carries_no_credential() -> None:
     ]
     assert dict(target.env) == {"TWINE_USERNAME": "__token__", "TWINE_PASSWORD": "t0ken"}
     assert target.auth == ("__token__", "t0ken")
-    named = Target("https://h/", "team", Path("/home/u/.pypirc"))
+    named = UploadTarget("https://h/", "team", Path("/home/u/.pypirc"))
     assert upload_command(files, named, verbose=True)[6:] == [
         "--repository",
         "team",
