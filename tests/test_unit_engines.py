@@ -254,3 +254,38 @@ def test_uv_pip_sync_gets_pips_configured_constraints_as_pip_sync_does(tmp_path:
         "y.txt",
     ]
     assert engines.constraint_args({"PIP_CONFIG_FILE": os.devnull}) == []
+
+
+def test_a_machines_pip_conf_reaches_uv_as_pip_tools_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip-compile reads index-url, extra-index-url and find-links and ignores constraint;
+    pip-sync's pip install reads all four. uv's command lines say the same."""
+    from pipmodels.installed import Target
+    from pipmodels.session import Session
+
+    conf = tmp_path / "pip.conf"
+    conf.write_text(
+        "[global]\nindex-url = https://main.example/simple/\n"
+        "extra-index-url = https://company.example/simple/\nfind-links = /wheels\n"
+        "constraint = /etc/c.txt\n"
+    )
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "none"))
+    monkeypatch.delenv("PIP_INDEX_URL")
+    monkeypatch.delenv("UV_INDEX_STRATEGY", raising=False)
+    source = tmp_path / "requirements.in"
+    source.write_text("helperlib\n")
+    options = Options(sources=(source,), engine="uv", cache_dir=tmp_path / "cache")
+    engine = registry.get("uv")
+    with Session.open(options) as session:
+        compiled = engine.compile_command(session, [str(source)], tmp_path / "out.txt").cmd
+        target = Target(None, [], is_virtual=True, packages={})
+        synced = engine.sync_command(session, tmp_path / "r.txt", target, dry_run=False).cmd
+    for cmd in (compiled, synced):
+        assert cmd[cmd.index("--index-url") + 1] == "https://main.example/simple/"
+        assert cmd[cmd.index("--extra-index-url") + 1] == "https://company.example/simple/"
+        assert cmd[cmd.index("--index-strategy") + 1] == "unsafe-best-match"
+        assert "/wheels" in cmd
+    assert "--constraints" not in compiled
+    assert synced[synced.index("--constraints") + 1] == "/etc/c.txt"
