@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,23 @@ def test_a_pip_conf_with_an_extra_index_find_links_and_a_constraint_resolves_ali
         "helperlib": "2.0.0",
         "localtool": "1.0.0",
     }
+
+
+@pytest.mark.slow
+def test_the_header_command_compiles_the_same_lock(project: Project, index: str) -> None:
+    """``--engine uv --extra dev`` shape the lock, so the header names them: a teammate who
+    runs the header's command (without PIPMODELS_ENGINE) gets the same file."""
+    project.write(
+        "pyproject.toml",
+        '[project]\nname = "app"\nversion = "0"\ndependencies = ["tinyspacy<3.9"]\n'
+        '[project.optional-dependencies]\ndev = ["helperlib"]\n',
+    )
+    project.env["PIP_INDEX_URL"] = index
+    project.pipmodels("compile", "--engine", "uv", "--extra", "dev", "pyproject.toml")
+
+    text = (project.root / "requirements.txt").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("#    pipmodels "))
+    assert header == "#    pipmodels compile --engine uv --extra dev pyproject.toml"
+    assert "helperlib==1.0.0" in text
+    words = shlex.split(header.lstrip("# "))
+    assert project.pipmodels(*words[1:], "--check").returncode == 0
