@@ -10,7 +10,7 @@ from __future__ import annotations
 import configparser
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 # Settings that name where packages come from; each holds whitespace-separated URLs.
@@ -57,6 +57,18 @@ def _user_files(environ: Mapping[str, str]) -> list[Path]:
 def url_settings(environ: Mapping[str, str]) -> dict[str, list[str]]:
     """The effective index and find-links URLs: config files, then ``PIP_*`` variables."""
     found: dict[str, list[str]] = {}
+    for key, value in _settings(environ):
+        if key in URL_SETTINGS:
+            found[key] = value.split()
+    for key in URL_SETTINGS:
+        variable = "PIP_" + key.upper().replace("-", "_")
+        if variable in environ:
+            found[key] = environ[variable].split()
+    return found
+
+
+def _settings(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """Every setting of every configuration file, as pip applies them (later ones win)."""
     for path in config_files(environ):
         parser = configparser.RawConfigParser()
         try:
@@ -64,17 +76,9 @@ def url_settings(environ: Mapping[str, str]) -> dict[str, list[str]]:
         except (configparser.Error, UnicodeDecodeError):
             continue  # pip reports a broken file itself, more precisely than we could
         for section in SECTIONS:
-            if not parser.has_section(section):
-                continue
-            for key, value in parser.items(section):
-                key = key.replace("_", "-")
-                if key in URL_SETTINGS:
-                    found[key] = value.split()
-    for key in URL_SETTINGS:
-        variable = "PIP_" + key.upper().replace("-", "_")
-        if variable in environ:
-            found[key] = environ[variable].split()
-    return found
+            if parser.has_section(section):
+                for key, value in parser.items(section):
+                    yield key.replace("_", "-"), value
 
 
 def variable(key: str) -> str:
@@ -97,17 +101,9 @@ def setting(environ: Mapping[str, str], key: str) -> list[str]:
     """The effective whitespace-separated values of one setting (``constraint``): config files
     in pip's order, the last one that sets it winning, then its ``PIP_*`` variable."""
     values: list[str] = []
-    for path in config_files(environ):
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError):
-            continue
-        for section in SECTIONS:
-            if parser.has_section(section):
-                for name, value in parser.items(section):
-                    if name.replace("_", "-") == key:
-                        values = value.split()
+    for name, value in _settings(environ):
+        if name == key:
+            values = value.split()
     if variable(key) in environ:
         values = environ[variable(key)].split()
     return values
