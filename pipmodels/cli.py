@@ -12,10 +12,7 @@ from typing import Any
 
 import click
 
-from pipmodels import __version__, config, console, fastpath, workflow
-from pipmodels import links as find_links
-from pipmodels import publish as uploads
-from pipmodels.add import AddSettings, add_models
+from pipmodels import __version__, config, console, fastpath
 from pipmodels.clioptions import options_for
 from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.options import CommandLine, Options, resolve
@@ -82,6 +79,10 @@ def download(**kwargs: Any) -> None:
     Example:
       pipmodels download -m requirements-models.txt
     """
+    # Each command imports what it runs, here rather than at the top: a run that waits for
+    # another on the cache, `links`, `--help` and a no-op sync through click start faster.
+    from pipmodels import workflow
+
     with reported_errors(), Session.open(make_options(kwargs)) as session:
         for pin in workflow.download(session):
             click.echo(pin.text)
@@ -96,6 +97,8 @@ def compile_command(**kwargs: Any) -> None:
     Example:
       pipmodels compile -m requirements-models.txt requirements.in
     """
+    from pipmodels import workflow
+
     check = kwargs.pop("check")
     with reported_errors(), Session.open(make_options(kwargs)) as session:
         pins = workflow.download(session)
@@ -122,6 +125,8 @@ def sync(**kwargs: Any) -> None:
             session.cache.sweep_if_idle()
             console.info(fastpath.unchanged_message(session))
             return
+        from pipmodels import workflow  # not needed by a no-op
+
         if check:
             pins = workflow.download(session)
             _exit_on_differences(
@@ -160,6 +165,8 @@ def publish(**kwargs: Any) -> None:
       pipmodels publish -m requirements-models.txt --repository-url https://HOST/team/models/
       pipmodels publish --all -r team
     """
+    from pipmodels import publish as uploads
+
     where = {k: kwargs.pop(k) for k in ("repository_url", "repository", "config_file")}
     simple_url, everything = kwargs.pop("simple_url"), kwargs.pop("everything")
     with reported_errors():
@@ -227,6 +234,7 @@ def links_command(
       pipmodels links github:explosion/spacy-models -o spacy_model_links.html
       pipmodels links .pipmodels-cache -o .pipmodels-cache/index.html
     """
+    from pipmodels import links as find_links
 
     console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
     with reported_errors():
@@ -271,6 +279,9 @@ def add_command(
       pipmodels add en_core_web_sm
       pipmodels add en_core_web_sm de_core_news_md==3.8.0 --spacy-version 3.8.7
     """
+    from pipmodels import workflow
+    from pipmodels.add import AddSettings, add_models
+
     with reported_errors():
         options = make_options(kwargs)
         settings = AddSettings(options.sources, options.output_path, spacy_version)
