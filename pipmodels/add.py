@@ -58,7 +58,7 @@ def add_models(
         return []
     found = find_spacy_version(settings.spacy_version, settings.output, files)
     console.info(f"spaCy {found.version} (from {found.origin})")
-    table = spacy.fetch_table(spacy.compatibility_url(environ))
+    table = spacy.fetch_table(spacy.compatibility_url(environ), environ)
     base = spacy.models_url(environ)
     lines = []
     for request in wanted:

@@ -13,12 +13,7 @@ from typing import Any
 import click
 
 from pipmodels import __version__, config, console, fastpath
-from pipmodels.clioptions import (
-    common_options,
-    compile_options,
-    engine_option,
-    spacy_check_option,
-)
+from pipmodels.clioptions import options_for
 from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.options import CommandLine, Options, resolve
 from pipmodels.session import Session
@@ -76,7 +71,7 @@ def main() -> None:
 
 
 @main.command()
-@common_options
+@options_for("download")
 def download(**kwargs: Any) -> None:
     """Fill the model cache and print the pins.
 
@@ -84,6 +79,8 @@ def download(**kwargs: Any) -> None:
     Example:
       pipmodels download -m requirements-models.txt
     """
+    # Each command imports what it runs, here rather than at the top: a run that waits for
+    # another on the cache, `links`, `--help` and a no-op sync through click start faster.
     from pipmodels import workflow
 
     with reported_errors(), Session.open(make_options(kwargs)) as session:
@@ -92,8 +89,7 @@ def download(**kwargs: Any) -> None:
 
 
 @main.command(name="compile")
-@common_options
-@compile_options
+@options_for("compile")
 def compile_command(**kwargs: Any) -> None:
     """Fill the cache, then write requirements.txt with pip-compile.
 
@@ -115,15 +111,7 @@ def compile_command(**kwargs: Any) -> None:
 
 
 @main.command()
-@common_options
-@compile_options
-@click.option("--python-executable", help="Sync this Python's environment instead of this one.")
-@click.option(
-    "--allow-system",
-    is_flag=True,
-    help="Sync a Python that is not a virtual environment (pip-sync removes every package "
-    "requirements.txt does not list).",
-)
+@options_for("sync")
 def sync(**kwargs: Any) -> None:
     """Fill the cache, compile when the inputs changed, then pip-sync the environment.
 
@@ -137,7 +125,7 @@ def sync(**kwargs: Any) -> None:
             session.cache.sweep_if_idle()
             console.info(fastpath.unchanged_message(session))
             return
-        from pipmodels import workflow
+        from pipmodels import workflow  # not needed by a no-op
 
         if check:
             pins = workflow.download(session)
@@ -159,7 +147,7 @@ def _exit_on_differences(differences: list[str]) -> None:
 
 
 @main.command()
-@common_options
+@options_for("publish")
 @click.option("--repository-url", metavar="URL", envvar="TWINE_REPOSITORY_URL", help="Upload URL.")
 @click.option("-r", "--repository", metavar="NAME", help="A section of ~/.pypirc to upload to.")
 @click.option("--config-file", type=click.Path(path_type=Path), help="The .pypirc to read.")
@@ -246,7 +234,6 @@ def links_command(
       pipmodels links github:explosion/spacy-models -o spacy_model_links.html
       pipmodels links .pipmodels-cache -o .pipmodels-cache/index.html
     """
-
     from pipmodels import links as find_links
 
     console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
@@ -278,23 +265,7 @@ def links_command(
     type=click.Path(path_type=Path),
     help="An input; the first gets the new lines [default: requirements.in]. Repeatable.",
 )
-@click.option(
-    "-m",
-    "--models",
-    "models_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A models file, for the sync that follows. Repeatable.",
-)
-@click.option("--cache-dir", type=click.Path(path_type=Path), envvar="PIPMODELS_CACHE_DIR")
-@click.option("--env-file", type=click.Path(path_type=Path))
-@click.option("--python-executable", help="Sync this Python's environment instead of this one.")
-@click.option("--allow-system", is_flag=True, help="Sync a Python that is not a virtualenv.")
-@click.option("--generate-hashes/--no-generate-hashes", "hashes", default=None)
-@spacy_check_option
-@engine_option
-@click.option("-v", "--verbose", count=True, help="Show the commands run and their output.")
-@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@options_for("add", sources=False)  # the sync that follows; -s names the inputs
 def add_command(
     names: tuple[str, ...], spacy_version: str | None, no_sync: bool, **kwargs: Any
 ) -> None:
@@ -308,6 +279,7 @@ def add_command(
       pipmodels add en_core_web_sm
       pipmodels add en_core_web_sm de_core_news_md==3.8.0 --spacy-version 3.8.7
     """
+    from pipmodels import workflow
     from pipmodels.add import AddSettings, add_models
 
     with reported_errors():
@@ -317,7 +289,5 @@ def add_command(
         for line in lines:
             click.echo(line)
         if lines and not no_sync:
-            from pipmodels import workflow
-
             with Session.open(options) as session:
                 workflow.sync_and_remember(session)

@@ -1,6 +1,6 @@
 """pip-compile over the user's inputs, with every model replaced by its cached archive.
 
-pip-compile reads a mirror of the input files in which each model line points at its file in
+pip-compile reads a scratch copy of the input files in which each model line points at its file in
 the cache, so it never asks the index about a model name (where impostors and 999.9.9
 placeholders live) and hashes only the cached file. Its output then gets plain
 ``name==version`` pins, and replaces requirements.txt atomically.
@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, engines
+from pipmodels import console, engines, locktext
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import write_or_explain
 from pipmodels.inputs import INDEX_OPTIONS, Inputs, Pin
-from pipmodels.options import PIP_TOOLS
 from pipmodels.reqfile import Line, RequirementsFile, split_option
 
 if TYPE_CHECKING:
     from pipmodels.options import Options
     from pipmodels.session import Session
-
-DIGEST_LINE = re.compile(r"^# pipmodels inputs digest: sha256:([0-9a-f]{64})$", re.M)
 
 
 def inputs_digest(inputs: Inputs, pins: Sequence[Pin], options: Options) -> str:
@@ -42,7 +38,7 @@ def inputs_digest(inputs: Inputs, pins: Sequence[Pin], options: Options) -> str:
     for pin in sorted(pins, key=lambda p: p.entry.filename):
         digest.update(f"pin {pin.text} {pin.entry.sha256}\n".encode())
     digest.update(f"hashes {options.hashes} args {options.compile_args!r}\n".encode())
-    if options.engine != PIP_TOOLS:  # the default's digest stays what it was
+    if options.engine != engines.DEFAULT:  # the default's digest stays what it was
         digest.update(f"engine {options.engine}\n".encode())
     return digest.hexdigest()
 
@@ -55,11 +51,8 @@ def _current_text(path: Path) -> str | None:
 
 
 def recorded_digest(output: Path) -> str | None:
-    try:
-        match = DIGEST_LINE.search(output.read_text(encoding="utf-8"))
-    except OSError:
-        return None
-    return match.group(1) if match else None
+    text = _current_text(output)
+    return None if text is None else locktext.recorded_digest(text)
 
 
 def compile_requirements(
@@ -77,37 +70,39 @@ def compile_requirements(
     output_file = options.output_path
     cache.ensure_page()
     with session.ctx.scratch("compile-") as tmp:
-        mirror = _Mirror(tmp)
+        copy = _ScratchCopy(tmp)
         by_line = {pin.model.req.line: pin for pin in pins}
         for parsed in session.inputs.source_tree:
-            mirror.write(parsed, _rewrite(parsed, by_line, session, models_file=False))
+            copy.write(parsed, _rewrite(parsed, by_line, session, models_file=False))
         for parsed in session.inputs.models_tree:
-            mirror.write(parsed, _rewrite(parsed, by_line, session, models_file=True))
-        output = mirror.path(output_file)
+            copy.write(parsed, _rewrite(parsed, by_line, session, models_file=True))
+        output = copy.path(output_file)
         output.parent.mkdir(parents=True, exist_ok=True)
         if output_file.is_file():
             # pip-compile keeps the pins it finds in its output file, so hand it the current one
             output.write_bytes(output_file.read_bytes())
         inputs = session.inputs
-        sources = [mirror.argument(p) for p in (*inputs.sources, *inputs.models_files)]
+        sources = [copy.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
-        command = engines.compile_command(session, sources, output)
+        command = engines.get(options.engine).compile_command(session, sources, output)
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
         session.ctx.run(
             command.cmd,
             env=command.env,
-            cwd=mirror.path(Path.cwd()),
+            cwd=copy.path(Path.cwd()),
             what=command.what,
             hint="Fix the conflict or missing package shown above; requirements.txt was left as "
             "it was.",
         )
-        text = output.read_text(encoding="utf-8").replace(str(mirror.root), "")
-    for project in inputs.projects:  # "# via app (pyproject.toml)", as the user named it
-        text = text.replace(f"({project.absolute()})", f"({project})")
+        text = locktext.without_prefix(output.read_text(encoding="utf-8"), str(copy.root))
+    text = locktext.with_paths_as_given(
+        text, {str(project.absolute()): str(project) for project in inputs.projects}
+    )
     text = _pin_models(text, pins, cache)
     text = _add_declared_indexes(text, session, options.header_command)
-    text = _add_digest(text, options.header_command, inputs_digest(inputs, pins, options))
+    digest = inputs_digest(inputs, pins, options)
+    text = locktext.add_digest(text, options.header_command, digest)
     if verify is not None:
         verify(text)
     if write and _current_text(output_file) != text:
@@ -121,7 +116,7 @@ def _write(output: Path, text: str) -> None:
     )
 
 
-class _Mirror:
+class _ScratchCopy:
     """A copy of the input files at their absolute paths under a scratch folder."""
 
     def __init__(self, root: Path) -> None:
@@ -167,15 +162,14 @@ def _spaced(marker: str) -> str:
 
 
 def _pin_models(text: str, pins: Sequence[Pin], cache: Cache) -> str:
-    for pin in pins:
-        url = (cache.root / pin.entry.filename).as_uri()
-        text = text.replace(f" @ {url}", f"=={pin.entry.version}")
-    if cache.root.as_uri() in text:
+    versions = {(cache.root / p.entry.filename).as_uri(): str(p.entry.version) for p in pins}
+    pinned = locktext.pin_references(text, versions, forbidden=cache.root.as_uri())
+    if pinned is None:
         raise PipmodelsError(
             "pip-compile wrote a cache path into requirements.txt that pipmodels did not expect.",
             "Please report this; requirements.txt was left as it was.",
         )
-    return text
+    return pinned
 
 
 def _add_declared_indexes(text: str, session: Session, header_command: str) -> str:
@@ -197,16 +191,6 @@ def _add_declared_indexes(text: str, session: Session, header_command: str) -> s
     lines = text.splitlines(keepends=True)
     at = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
     return "".join([*lines[:at], *dict.fromkeys(declared), "\n", *lines[at:]])
-
-
-def _add_digest(text: str, header_command: str, digest: str) -> str:
-    lines = text.splitlines(keepends=True)
-    record = [f"# pipmodels inputs digest: sha256:{digest}\n", "#\n"]
-    command_line = f"#    {header_command}\n"
-    at = lines.index(command_line) + 1 if command_line in lines else 0
-    if at and lines[at : at + 1] == ["#\n"]:  # pip-compile closes its header with "#"; uv not
-        at += 1
-    return "".join(lines[:at] + record + lines[at:])
 
 
 def _display(path: Path) -> str:

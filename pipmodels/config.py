@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipmodels import engines
 from pipmodels.errors import PipmodelsError
 
 if sys.version_info >= (3, 11):
@@ -32,15 +33,12 @@ KEYS = {
     "models": list,
     "sources": list,
     "generate-hashes": bool,
-    "pip-compile-args": list,
-    "pip-sync-args": list,
     "env-file": str,
     "jobs": int,
     "spacy-check": bool,
     "mirror": str,
     "engine": str,
-    "uv-compile-args": list,
-    "uv-sync-args": list,
+    **engines.config_keys(),  # pip-compile-args, uv-sync-args, ...
 }
 PATH_KEYS = ("cache-dir", "models", "sources", "env-file")
 

@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from pipmodels import console, diagnose, http, mirror, piptools, progress, runner
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from pipmodels import console, diagnose, http, mirror, pipcommands, progress, runner
 from pipmodels.archives import Archive, inspect
 from pipmodels.cache import Cache, Entry
 from pipmodels.errors import Interrupted, PipmodelsError
@@ -37,8 +41,6 @@ from pipmodels.mirror import Mirror
 from pipmodels.reqfile import Line, split_option
 
 if TYPE_CHECKING:
-    from packaging.specifiers import SpecifierSet
-
     from pipmodels.session import Session
 
 CHUNK = http.CHUNK
@@ -48,7 +50,7 @@ CHUNK = http.CHUNK
 class Settings:
     jobs: int = 4
     resume_retries: int = 5
-    refresh: bool = False  # re-resolve version ranges (--upgrade)
+    upgrade: bool = False  # re-resolve version ranges (--upgrade)
     mirror: Mirror | None = None  # asked before each model's origin
 
 
@@ -56,7 +58,7 @@ def download(session: Session) -> list[Pin]:
     """Make sure every model is in the cache and return its pin, downloading what is missing."""
     options = session.options
     settings = Settings(
-        jobs=options.jobs, refresh=options.upgrade, mirror=mirror.for_session(session)
+        jobs=options.jobs, upgrade=options.upgrade, mirror=mirror.for_session(session)
     )
     session.warn_about_exposed_credentials()
     refuse_keyed_references(session.inputs.source_tree, session.ctx.base_environ)
@@ -73,7 +75,7 @@ def fill(models: Sequence[Model], session: Session, settings: Settings) -> list[
     pins: dict[Model, Entry] = {}
     missing: list[Model] = []
     for model in models:
-        entry = None if settings.refresh and not _is_exact(model) else _cached(model, cache)
+        entry = None if settings.upgrade and not _is_exact(model) else _cached(model, cache)
         if entry is None:
             missing.append(model)
         else:
@@ -175,7 +177,7 @@ def _pip_download(
     request = staging / "request.txt"
     request.write_text(request_text(model, session), encoding="utf-8")
     console.info(f"  downloading {model.shown}")
-    cmd = piptools.pip_download(
+    cmd = pipcommands.pip_download(
         request,
         dest,
         resume_retries=settings.resume_retries if pip_resumes_downloads() else 0,
@@ -277,8 +279,6 @@ def _check_conflicts(pins: Sequence[Pin]) -> None:
 @functools.cache
 def pip_resumes_downloads() -> bool:
     """pip 25.1 added --resume-retries; older pips reject the option."""
-    from packaging.version import InvalidVersion, Version
-
     try:
         return Version(importlib.metadata.version("pip")) >= Version("25.1")
     except (importlib.metadata.PackageNotFoundError, InvalidVersion):
@@ -299,9 +299,6 @@ def _specifier(model: Model) -> SpecifierSet | None:
     another release must get that release, not the one cached before. A local path's cache key
     already follows the file, and a filename without a version promises nothing.
     """
-    from packaging.requirements import Requirement
-    from packaging.specifiers import SpecifierSet
-
     url = model.req.url
     if url is None:
         return Requirement(model.req.requirement).specifier

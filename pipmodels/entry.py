@@ -1,31 +1,22 @@
 """The ``pipmodels`` entry point: a no-op ``pipmodels sync`` answers before click loads.
 
 A warm ``pipmodels sync`` is the command users run most (every ``make install``, every CI job),
-and when nothing changed it should cost little more than starting Python. This module reads the
-common forms of that command line by hand; anything it does not know, and any sync that has
-work to do, goes to the full command line in :mod:`pipmodels.cli`.
+and when nothing changed it should cost little more than starting Python. This module reads that
+command line with :mod:`pipmodels.grammar`, the table the full command line is built from;
+anything that reader leaves to click, and any sync that has work to do, goes to the full
+command line in :mod:`pipmodels.cli`.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pipmodels.options import CommandLine
-
-# Options a no-op sync may carry, and whether each takes a value.
-_VALUED = {
-    "-m": "models_files",
-    "--models": "models_files",
-    "--cache-dir": "cache_dir",
-    "--env-file": "env_file",
-    "--python-executable": "python_executable",
-    "--engine": "engine",
-}
-_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--allow-system": "allow_system"}
 
 
 def main() -> None:
@@ -36,43 +27,19 @@ def main() -> None:
     full()
 
 
-def parse(args: list[str]) -> CommandLine | None:
-    """A plain ``sync`` command line as values; None for anything this reader does not know."""
+def parse(args: list[str], environ: Mapping[str, str] | None = None) -> CommandLine | None:
+    """A ``sync`` command line as the full command line would read it (the same table, the
+    same environment variables); None for anything this reader leaves to click."""
+    from pipmodels import grammar
     from pipmodels.options import CommandLine
 
-    models: list[Path] = []
-    sources: list[Path] = []
-    valued: dict[str, str] = {}
-    flags: set[str] = set()
-    words = iter(args)
-    for word in words:
-        option, equals, inline = word.partition("=")
-        if option in _VALUED:
-            value = inline if equals else next(words, None)
-            if value is None:
-                return None
-            if option in ("-m", "--models"):
-                models.append(Path(value))
-            else:
-                valued[_VALUED[option]] = value
-        elif word in _FLAGS:
-            flags.add(_FLAGS[word])
-        elif word.startswith("-"):
-            return None
-        else:
-            sources.append(Path(word))
-    cache_dir = valued.get("cache_dir") or os.environ.get("PIPMODELS_CACHE_DIR")
-    return CommandLine(
-        sources=tuple(sources),
-        models_files=tuple(models),
-        cache_dir=Path(cache_dir) if cache_dir else None,
-        env_file=Path(valued["env_file"]) if "env_file" in valued else None,
-        python_executable=valued.get("python_executable"),
-        allow_system="allow_system" in flags,
-        quiet="quiet" in flags,
-        # The engine is part of the fingerprint: read it as the full command line would.
-        engine=valued.get("engine") or os.environ.get("PIPMODELS_ENGINE") or None,
-    )
+    try:
+        values = grammar.parse(grammar.SYNC, args, os.environ if environ is None else environ)
+    except ValueError:
+        return None
+    values.pop("check")  # present means work: parse refused it
+    values.pop("verbose")  # how much is printed; the no-op prints one line either way
+    return CommandLine(**values)  # type: ignore[arg-type]
 
 
 def _answered_fast(args: list[str]) -> bool:

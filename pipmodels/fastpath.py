@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import pipconfig, statedir
+from pipmodels import engines, pipconfig, statedir
 from pipmodels.credentials import env_var_names, user_netrc
 from pipmodels.files import atomic_write, sha256_of
 from pipmodels.installed import distribution_folders
@@ -52,7 +52,8 @@ def fingerprint(session: Session, search_path: list[str]) -> str:
             add(line.text)
             for name in env_var_names(line.text):
                 add("var", name, name in environ, keyed(environ.get(name)))
-    for name in sorted(n for n in environ if n.startswith(("PIP_", "UV_")) or n == "NETRC"):
+    prefixes = ("PIP_", *engines.settings_prefixes())  # pip download reads PIP_ with any engine
+    for name in sorted(n for n in environ if n.startswith(prefixes) or n == "NETRC"):
         add("pip setting", name, keyed(environ[name]))
     for path, content in pipconfig.digest_parts(environ):
         add("pip config", path, keyed(content.decode("utf-8", "replace")) if content else None)

@@ -24,8 +24,8 @@ from pipmodels.credentials import Redactor
 from pipmodels.errors import PipmodelsError
 from pipmodels.githubapi import (
     SHA256,
+    ApiClient,
     ApiSettings,
-    Client,
     Counts,
     ResponseCache,
     Slim,
@@ -85,18 +85,12 @@ def fetch_releases(
     """Every release of ``OWNER/REPO`` with its assets, past the list endpoint's 1,000 too."""
     owner, repo = parse_repo(repo_spec)
     cache = ResponseCache(cache_file(settings, owner, repo))
-    policy = http.Policy(
-        connect_timeout=settings.timeout,
-        read_timeout=settings.timeout,
-        retries=settings.retries,
-        backoff=settings.backoff,
-    )
     redactor = Redactor()
     redactor.add([settings.token] if settings.token else [])
-    web = http.Client(policy, redactor, sleep=sleep)
+    web = http.Client(settings.policy, redactor, sleep=sleep)
     if session is not None:
         web.session = session
-    client = Client(settings, cache, web)
+    client = ApiClient(settings, cache, web)
     complete = False
     try:
         releases = _walk(client, owner, repo)
@@ -107,7 +101,7 @@ def fetch_releases(
         _report_counts(client.counts)
 
 
-def _walk(client: Client, owner: str, repo: str) -> Releases:
+def _walk(client: ApiClient, owner: str, repo: str) -> Releases:
     base = f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
     per_page = f"per_page={client.settings.per_page}"
     console.info(f"Listing the releases of {owner}/{repo} on {client.settings.host}")
@@ -147,7 +141,7 @@ def _walk(client: Client, owner: str, repo: str) -> Releases:
     )
 
 
-def _all_pages(client: Client, url: str, slim: Slim) -> tuple[list[Any], bool]:
+def _all_pages(client: ApiClient, url: str, slim: Slim) -> tuple[list[Any], bool]:
     """Every item of a paginated list, and whether the list was cut off (422 past its cap)."""
     items: list[Any] = []
     seen: set[str] = set()

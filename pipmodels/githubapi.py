@@ -30,6 +30,8 @@ DEFAULT_API_URL = "https://api.github.com"
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
 CACHE_DIR_VARIABLE = "PIPMODELS_GITHUB_CACHE_DIR"
 PER_PAGE = 100  # the most GitHub gives per page
+# GitHub's API gets one more retry and a longer first wait than a download.
+API_POLICY = http.Policy(connect_timeout=30.0, read_timeout=30.0, retries=4, backoff=1.0)
 LIST_CAP = 1000  # the releases list answers 422 "Only the first 1000 results are available"
 SHA256 = re.compile(r"sha256:([0-9a-f]{64})")
 
@@ -43,9 +45,8 @@ class ApiSettings:
     cache_dir: Path | None = None  # where answers and their ETags are kept; None keeps none
     per_page: int = PER_PAGE
     list_cap: int = LIST_CAP
-    retries: int = 4  # for 5xx answers and dropped connections
-    backoff: float = 1.0  # seconds before the first retry; doubled each time
-    timeout: float = 30.0
+    # Timeouts and retries (5xx answers, dropped connections), as the one HTTP door takes them
+    policy: http.Policy = API_POLICY
 
     @property
     def host(self) -> str:
@@ -129,7 +130,7 @@ class Counts:
 
 
 @dataclass
-class Client:
+class ApiClient:
     settings: ApiSettings
     cache: ResponseCache
     web: http.Client

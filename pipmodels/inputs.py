@@ -224,7 +224,7 @@ def refuse_keyed_references(files: Sequence[RequirementsFile], environ: Mapping[
     """Refuse a key in a URL that pipmodels leaves to pip-compile (``git+https://``, ``-e``).
 
     pip-compile writes such a line, expanded, into requirements.txt, and pip hands its URL to
-    ``git clone`` on the command line; no netrc that pipmodels writes reaches git. A user name
+    ``git clone`` on the command line; pipmodels' gateway does not reach git. A user name
     alone (``git+ssh://git@host``) is not a key.
     """
     for parsed in files:

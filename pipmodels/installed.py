@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipmodels import piptools
+from pipmodels import pipcommands
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name
 
@@ -60,7 +60,7 @@ def describe(python: str | None, ctx: Context) -> Target:
         }
     else:
         result = ctx.run(
-            piptools.describe_python(python),
+            pipcommands.describe_python(python),
             what=f"Asking {python} what it has installed",
             hint="Check that --python-executable names a working Python.",
         )

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import sys_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
@@ -87,7 +89,7 @@ def read_lock(path: Path) -> dict[str, Locked]:
 
 
 def wanted_file(
-    model: Model, environ: Mapping[str, str], lock: Mapping[str, Locked], *, refresh: bool
+    model: Model, environ: Mapping[str, str], lock: Mapping[str, Locked], *, upgrade: bool
 ) -> Wanted | None:
     """What to ask the mirror for, or None when the mirror cannot answer for this model."""
     recorded = _sha256s(model.req.hashes)
@@ -109,7 +111,7 @@ def wanted_file(
     name = model.req.name
     version = _exact_version(model.req.requirement)
     locked = lock.get(name) if name else None
-    if version is None and locked and not refresh and _allows(model, locked.version):
+    if version is None and locked and not upgrade and _allows(model, locked.version):
         version = locked.version
     if name is None or version is None:
         return None
@@ -163,14 +165,10 @@ def _rank(filename: str, wanted: Wanted, tag_ranks: Mapping[str, int]) -> int | 
 @functools.cache
 def interpreter_tags() -> dict[str, int]:
     """This interpreter's wheel tags, most preferred first: pip download runs on it too."""
-    from packaging.tags import sys_tags
-
     return {str(tag): rank for rank, tag in enumerate(sys_tags())}
 
 
 def _exact_version(requirement: str) -> Version | None:
-    from packaging.requirements import InvalidRequirement, Requirement
-
     try:
         specs = list(Requirement(requirement).specifier)
     except InvalidRequirement:
@@ -184,8 +182,6 @@ def _exact_version(requirement: str) -> Version | None:
 
 
 def _allows(model: Model, version: Version) -> bool:
-    from packaging.requirements import InvalidRequirement, Requirement
-
     try:
         specifier: SpecifierSet = Requirement(model.req.requirement).specifier
     except (InvalidRequirement, InvalidSpecifier):
@@ -213,7 +209,7 @@ class Mirror:
 
     url: str
     lock: Mapping[str, Locked] = field(default_factory=dict)
-    refresh: bool = False
+    upgrade: bool = False
     _pages: dict[str, list[IndexFile]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -247,7 +243,7 @@ def for_session(session: Session) -> Mirror | None:
     options = session.options
     if not options.mirror:
         return None
-    return Mirror(options.mirror, read_lock(options.output_path), refresh=options.upgrade)
+    return Mirror(options.mirror, read_lock(options.output_path), upgrade=options.upgrade)
 
 
 @dataclass(frozen=True)
@@ -260,7 +256,7 @@ def from_mirror(
     mirror: Mirror, web: http.Client, model: Model, dest: Path, environ: Mapping[str, str]
 ) -> Outcome:
     """Fetch ``model``'s file from the mirror into ``dest``, or say why not."""
-    wanted = wanted_file(model, environ, mirror.lock, refresh=mirror.refresh)
+    wanted = wanted_file(model, environ, mirror.lock, upgrade=mirror.upgrade)
     if wanted is None or wanted.name is None:
         why = f"no exact version or locked pin names its file on the mirror {mirror.shown}"
         return Outcome(None, why)

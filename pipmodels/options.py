@@ -7,13 +7,11 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipmodels import engines
 from pipmodels.cache import DEFAULT_DIRNAME
 from pipmodels.errors import PipmodelsError
 
 DEFAULT_SOURCE = Path("requirements.in")
-PIP_TOOLS = "pip-tools"
-UV = "uv"
-ENGINES = (PIP_TOOLS, UV)  # what compiles and syncs; see pipmodels.engines
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,9 @@ class Options:
     dry_run: bool = False
     spacy_check: bool = True  # refuse a model whose meta.json does not admit the spaCy pinned
     mirror: str | None = None  # a team mirror asked before each model's origin
-    engine: str = PIP_TOOLS  # what compiles and syncs: pip-tools or uv
+    engine: str = engines.DEFAULT  # what compiles and syncs; see pipmodels.engines
+    # What the header names besides the fields above, so that it reproduces the lock
+    header_args: tuple[str, ...] = ()
 
     @property
     def output_path(self) -> Path:
@@ -72,6 +72,7 @@ class Options:
             words.append("--no-spacy-check")
         if self.output is not None:
             words += ["-o", str(self.output)]
+        words += self.header_args
         if self.sources != (DEFAULT_SOURCE,):
             words += [str(s) for s in self.sources]
         return shlex.join(words)
@@ -104,8 +105,9 @@ class CommandLine:
 
 def resolve(given: CommandLine, project: dict[str, object]) -> Options:
     """Command-line values over [tool.pipmodels] (``project``, from config.load) over defaults."""
-    engine = check_engine(given.engine or str(project.get("engine", PIP_TOOLS)))
-    prefix = "uv" if engine == UV else "pip"
+    configured = str(project.get("engine", engines.DEFAULT))
+    engine = engines.get(given.engine or configured)
+    prefix = engine.config_prefix
     compile_args = [
         *_strings(project.get(f"{prefix}-compile-args")),
         *(["--upgrade"] if given.upgrade else []),
@@ -115,7 +117,7 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
     for extra in given.extras:
         compile_args += ["--extra", extra]
     sync_args = _strings(project.get(f"{prefix}-sync-args"))
-    _refuse_pip_only(engine, given)
+    _refuse(engine, given)
     if given.resolver:
         compile_args.append(f"--resolver={given.resolver}")
     if given.pip_args:
@@ -140,27 +142,32 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
             project.get("spacy-check", True) if given.spacy_check is None else given.spacy_check
         ),
         mirror=given.mirror or _string(project.get("mirror")),
-        engine=engine,
+        engine=engine.name,
+        header_args=_header_args(given, engine.name, configured),
     )
 
 
-def check_engine(name: str) -> str:
-    if name not in ENGINES:
-        raise PipmodelsError(
-            f"There is no engine {name!r}.", f"Choose one of: {', '.join(ENGINES)}."
-        )
-    return name
+def _header_args(given: CommandLine, engine: str, configured: str) -> tuple[str, ...]:
+    """The options that change what requirements.txt holds and that pyproject.toml does not
+    give: with them, the command in the header compiles the same lock on another machine."""
+    words = ["--engine", engine] if engine != configured else []
+    for extra in given.extras:
+        words += ["--extra", extra]
+    if given.resolver:
+        words.append(f"--resolver={given.resolver}")
+    if given.pip_args:
+        words += ["--pip-args", given.pip_args]
+    return tuple(words)
 
 
-def _refuse_pip_only(engine: str, given: CommandLine) -> None:
-    """pip-tools options that uv has no counterpart for."""
-    if engine != UV:
-        return
-    for option, value in (("--resolver", given.resolver), ("--pip-args", given.pip_args)):
-        if value:
+def _refuse(engine: engines.Engine, given: CommandLine) -> None:
+    """Options of the command line that the engine has no counterpart for."""
+    for field_name, flag in engine.refused_options.items():
+        if getattr(given, field_name):
             raise PipmodelsError(
-                f"{option} is a pip-tools option; --engine uv has no counterpart.",
-                "Leave it out, or give uv's own options in uv-compile-args and uv-sync-args "
+                f"{flag} is a pip-tools option; --engine {engine.name} has no counterpart.",
+                f"Leave it out, or give {engine.name}'s own options in "
+                f"{engine.config_prefix}-compile-args and {engine.config_prefix}-sync-args "
                 "under [tool.pipmodels].",
             )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import configparser
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 # Settings that name where packages come from; each holds whitespace-separated URLs.
@@ -66,6 +66,17 @@ def url_settings(environ: Mapping[str, str]) -> dict[str, list[str]]:
 def settings(environ: Mapping[str, str], keys: tuple[str, ...]) -> dict[str, str]:
     """The effective values of pip settings ``keys``: config files, then ``PIP_*`` variables."""
     found: dict[str, str] = {}
+    for key, value in _settings(environ):
+        if key in keys:
+            found[key] = value
+    for key in keys:
+        if variable(key) in environ:
+            found[key] = environ[variable(key)]
+    return found
+
+
+def _settings(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """Every setting of every configuration file, as pip applies them (later ones win)."""
     for path in config_files(environ):
         parser = configparser.RawConfigParser()
         try:
@@ -73,16 +84,9 @@ def settings(environ: Mapping[str, str], keys: tuple[str, ...]) -> dict[str, str
         except (configparser.Error, UnicodeDecodeError):
             continue  # pip reports a broken file itself, more precisely than we could
         for section in SECTIONS:
-            if not parser.has_section(section):
-                continue
-            for key, value in parser.items(section):
-                key = key.replace("_", "-")
-                if key in keys:
-                    found[key] = value
-    for key in keys:
-        if variable(key) in environ:
-            found[key] = environ[variable(key)]
-    return found
+            if parser.has_section(section):
+                for key, value in parser.items(section):
+                    yield key.replace("_", "-"), value
 
 
 def variable(key: str) -> str:
@@ -99,3 +103,9 @@ def digest_parts(environ: Mapping[str, str]) -> list[tuple[str, bytes | None]]:
         except OSError:
             parts.append((str(path), None))
     return parts
+
+
+def setting(environ: Mapping[str, str], key: str) -> list[str]:
+    """The effective whitespace-separated values of one setting (``constraint``): config files
+    in pip's order, the last one that sets it winning, then its ``PIP_*`` variable."""
+    return settings(environ, (key,)).get(key, "").split()

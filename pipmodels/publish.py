@@ -20,8 +20,9 @@ from urllib.parse import unquote, urlsplit
 from pipmodels import console, http, simple
 from pipmodels.cache import Cache, Entry
 from pipmodels.credentials import Credential, Origin, redact_url, strip_userinfo
+from pipmodels.download import download
 from pipmodels.errors import PipmodelsError
-from pipmodels.piptools import python_module
+from pipmodels.pipcommands import python_module
 from pipmodels.simple import IndexFile
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ SIMPLE_CANDIDATES = ("simple/", "+simple/")
 
 
 @dataclass(frozen=True)
-class Target:
+class UploadTarget:
     """Where to upload: a URL (without credentials) or a .pypirc repository name."""
 
     url: str  # the upload URL, credentials stripped
@@ -61,7 +62,7 @@ class Plan:
     present: tuple[Entry, ...]  # on the index already with the same sha256
 
 
-def upload_command(files: Sequence[Path], target: Target, *, verbose: bool) -> list[str]:
+def upload_command(files: Sequence[Path], target: UploadTarget, *, verbose: bool) -> list[str]:
     """twine's command line: never a credential, never a prompt."""
     cmd = python_module("twine", "upload", "--non-interactive", "--disable-progress-bar")
     if target.repository is not None:
@@ -75,7 +76,7 @@ def upload_command(files: Sequence[Path], target: Target, *, verbose: bool) -> l
     return cmd + [str(f) for f in files]
 
 
-def target_from_url(url: str, environ: Mapping[str, str], simple_url: str | None) -> Target:
+def target_from_url(url: str, environ: Mapping[str, str], simple_url: str | None) -> UploadTarget:
     """``--repository-url``: credentials in the URL move to TWINE_USERNAME/TWINE_PASSWORD."""
     parts = urlsplit(url)
     env: dict[str, str] = {}
@@ -85,12 +86,12 @@ def target_from_url(url: str, environ: Mapping[str, str], simple_url: str | None
     username = env.get("TWINE_USERNAME") or environ.get("TWINE_USERNAME")
     password = env.get("TWINE_PASSWORD") or environ.get("TWINE_PASSWORD")
     auth = (username, password) if username and password is not None else None
-    return Target(strip_userinfo(url), None, None, simple_url, auth, env)
+    return UploadTarget(strip_userinfo(url), None, None, simple_url, auth, env)
 
 
 def target_from_pypirc(
     name: str, config_file: Path | None, environ: Mapping[str, str], simple_url: str | None
-) -> Target:
+) -> UploadTarget:
     """``-r NAME``: the URL (and any username and password) of NAME's .pypirc section."""
     path = config_file or Path(environ.get("HOME", "~")).expanduser() / ".pypirc"
     parser = configparser.RawConfigParser()
@@ -112,7 +113,7 @@ def target_from_pypirc(
     username = section.get("username") or environ.get("TWINE_USERNAME")
     password = section.get("password") or environ.get("TWINE_PASSWORD")
     auth = (username, password) if username and password is not None else None
-    return Target(strip_userinfo(url), name, config_file, simple_url, auth)
+    return UploadTarget(strip_userinfo(url), name, config_file, simple_url, auth)
 
 
 def resolve_target(
@@ -123,7 +124,7 @@ def resolve_target(
     simple_url: str | None,
     mirror: str | None,
     environ: Mapping[str, str],
-) -> Target:
+) -> UploadTarget:
     """The upload target; its simple URL defaults to the team mirror when that is an index."""
     if simple_url is None and mirror and not urlsplit(mirror).path.endswith((".html", ".htm")):
         simple_url = mirror
@@ -173,7 +174,7 @@ def plan(entries: Sequence[Entry], on_index: Mapping[str, Sequence[IndexFile]]) 
     return Plan(tuple(upload), tuple(present))
 
 
-def simple_root(web: http.Client, target: Target) -> str:
+def simple_root(web: http.Client, target: UploadTarget) -> str:
     """The index's simple URL: given, known, or found beside the upload URL."""
     if target.simple_url:
         return target.simple_url
@@ -206,11 +207,9 @@ def require_twine() -> None:
         )
 
 
-def publish(session: Session, target: Target, *, everything: bool = False) -> Plan:
+def publish(session: Session, target: UploadTarget, *, everything: bool = False) -> Plan:
     """Upload what the index lacks of the inputs' models (``everything``: of the whole cache);
     return what was (or, with --dry-run, would be) uploaded."""
-    from pipmodels.download import download
-
     require_twine()
     ctx = session.ctx
     ctx.redactor.add([v for v in (*target.env.values(), *(target.auth or ())) if v])
@@ -251,7 +250,7 @@ def _confirm(uploaded: Sequence[Entry], on_index: Mapping[str, Sequence[IndexFil
             )
 
 
-def _credentials(target: Target) -> list[Credential]:
+def _credentials(target: UploadTarget) -> list[Credential]:
     """The upload credentials, for reading the upload host's pages too; elsewhere netrc."""
     origin = Origin.of(target.url)
     if target.auth is None or origin is None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+import requests
+
 from pipmodels import http
 from pipmodels.credentials import strip_userinfo
 from pipmodels.errors import PipmodelsError
@@ -88,8 +90,6 @@ def get_page(web: http.Client, url: str) -> list[IndexFile] | None:
     Redirects are followed on the same host only: pypiserver sends unknown projects to the public
     index, whose namesakes must never be taken for the team's files.
     """
-    import requests
-
     current = url
     try:
         for _ in range(MAX_REDIRECTS):
@@ -119,8 +119,6 @@ def get_page(web: http.Client, url: str) -> list[IndexFile] | None:
 
 def is_index(web: http.Client, url: str) -> bool:
     """Whether ``url`` answers with an HTML page (a simple index's root), without reading it."""
-    import requests
-
     try:
         with web.send(url, stream=True) as response:
             kind = response.headers.get("content-type", "")

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from pipmodels import console
-from pipmodels.credentials import redact_url
+from pipmodels import console, http, locktext
+from pipmodels.credentials import Redactor, redact_url
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name
 
@@ -33,9 +34,8 @@ COMPATIBILITY_URL = (
 COMPATIBILITY_URL_VARIABLE = "PIPMODELS_SPACY_COMPATIBILITY_URL"
 MODELS_URL = "https://github.com/explosion/spacy-models/releases/download"
 MODELS_URL_VARIABLE = "PIPMODELS_SPACY_MODELS_URL"
-TIMEOUT = 15.0
+MAX_TABLE_BYTES = 10_000_000  # the real table is about 100 kB
 # requirements.txt as pip-compile writes it: "spacy==3.8.2 \" or "spacy==3.8.2" at a line start.
-SPACY_PIN = re.compile(r"^spacy==([^\s;\\]+)", re.M | re.I)
 
 
 # -- the compatibility table -------------------------------------------------------------------
@@ -157,8 +157,10 @@ def models_url(environ: Mapping[str, str]) -> str:
     return environ.get(MODELS_URL_VARIABLE) or MODELS_URL
 
 
-def fetch_table(url: str, *, timeout: float = TIMEOUT) -> Table:
-    """The table at ``url`` (http(s), ``file:`` or a path), or a PipmodelsError naming it."""
+def fetch_table(url: str, environ: Mapping[str, str] | None = None) -> Table:
+    """The table at ``url`` (http(s), ``file:`` or a path), or a PipmodelsError naming it.
+    Over HTTP through the one door: its timeouts and retries (pip's settings in ``environ``),
+    its user agent, and at most ``MAX_TABLE_BYTES``."""
     shown = redact_url(url)
     if not re.match(r"^https?://", url):
         path = Path(url.removeprefix("file://"))
@@ -168,23 +170,36 @@ def fetch_table(url: str, *, timeout: float = TIMEOUT) -> Table:
             raise PipmodelsError(
                 f"Cannot read spaCy's compatibility table {shown}: {exc}.", "Check the path."
             ) from None
-    import requests
-
-    console.debug(f"GET {shown}")
+    web = http.Client(http.Policy.from_environment(environ or {}), Redactor())
     try:
-        response = requests.get(url, timeout=timeout)
-        response.raise_for_status()
-        return Table.from_json(response.json(), url)
+        with web.send(url, stream=True) as response:
+            response.raise_for_status()
+            return Table.from_json(json.loads(_bounded(response, shown)), url)
     except requests.exceptions.HTTPError as exc:
         reason = f"HTTP {exc.response.status_code}" if exc.response is not None else "HTTP error"
     except requests.exceptions.RequestException as exc:
         reason = type(exc).__name__
     except ValueError:
         reason = "not JSON"
+    finally:
+        web.session.close()
     raise PipmodelsError(
         f"Cannot fetch spaCy's compatibility table from {shown} ({reason}).",
         f"Check the network, or set {COMPATIBILITY_URL_VARIABLE} to a reachable copy.",
     )
+
+
+def _bounded(response: requests.Response, shown: str) -> bytes:
+    body = bytearray()
+    for chunk in response.iter_content(64 * 1024):
+        body += chunk
+        if len(body) > MAX_TABLE_BYTES:
+            raise PipmodelsError(
+                f"spaCy's compatibility table at {shown} is larger than "
+                f"{MAX_TABLE_BYTES // 1_000_000} MB, which no real table is.",
+                f"Check the URL, or set {COMPATIBILITY_URL_VARIABLE} to a copy of the table.",
+            )
+    return bytes(body)
 
 
 # -- meta.json inside a model archive ----------------------------------------------------------
@@ -271,11 +286,11 @@ def allows(meta: ModelMeta, spacy: Version) -> bool | None:
 
 def resolved_spacy(requirements_text: str) -> Version | None:
     """The spaCy version a compiled requirements.txt pins, if it pins one."""
-    match = SPACY_PIN.search(requirements_text)
-    if match is None:
+    pinned = locktext.pinned_version(requirements_text, "spacy")
+    if pinned is None:
         return None
     try:
-        return Version(match.group(1))
+        return Version(pinned)
     except InvalidVersion:
         return None
 
@@ -352,7 +367,7 @@ def check_compiled(
         return
     table: Table | str
     try:
-        table = fetch_table(compatibility_url(environ))
+        table = fetch_table(compatibility_url(environ), environ)
     except PipmodelsError as exc:
         table = exc.message
     raise misfit_error(misfits, spacy, output, table)

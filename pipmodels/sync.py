@@ -6,23 +6,18 @@ it runs, none of them carries a credential (see :mod:`pipmodels.context`).
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, engines, installed, pipoutput
+from pipmodels import console, engines, installed, locktext, pipoutput
 from pipmodels.filenames import canonical_name
 from pipmodels.inputs import Pin
 from pipmodels.installed import Target
-from pipmodels.options import UV
 
 if TYPE_CHECKING:
     from pipmodels.cache import Cache
     from pipmodels.session import Session
-
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(==|@|===)", re.M)
 
 
 def target_of(session: Session) -> Target:
@@ -76,7 +71,8 @@ def _pip_sync(
     with session.ctx.scratch("sync-") as tmp:
         request = Path(tmp) / options.output_path.name
         request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
-        command = engines.sync_command(session, request, target, dry_run=dry_run)
+        engine = engines.get(options.engine)
+        command = engine.sync_command(session, request, target, dry_run=dry_run)
         if not dry_run:
             console.info(f"Syncing {target.shown}")
         result = session.ctx.run(
@@ -86,9 +82,7 @@ def _pip_sync(
             hint="See the installer's message above; rerun with -v for all of it.",
             ok=(0, *command.would_change),
         )
-    if options.engine == UV:
-        return pipoutput.uv_sync_report(result.output)
-    return pipoutput.sync_report(result.output, dry_run=dry_run)
+    return engine.sync_report(result.output, dry_run=dry_run)
 
 
 def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) -> str:
@@ -98,23 +92,11 @@ def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) ->
     over the cache. A file URL with its sha256 installs exactly the cached file, and pip-sync
     treats such a requirement as satisfied once it is installed, so it is not reinstalled.
     """
-    for entry in {pin.entry for pin in pins}:
-        url = f"{(cache.root / entry.filename).as_uri()}#sha256={entry.sha256}"
-        # Any spelling of the name, with extras and a marker: each one a pin pip could fill
-        # from the index.
-        name = "[-_.]+".join(re.escape(part) for part in entry.name.split("-"))
-        version = re.escape(str(entry.version))
-        pin = re.compile(
-            rf"^{name}(\[[^\]\n]*\])?[ \t]*==[ \t]*{version}([ \t]*;[^\\\n]*)?$", re.M | re.I
-        )
-        as_reference = functools.partial(_as_reference, entry.name, url)
-        text = pin.sub(as_reference, text)
-    return text
-
-
-def _as_reference(name: str, url: str, match: re.Match[str]) -> str:
-    """The pin as a file reference; its extras and marker, if any, stay."""
-    return f"{name}{match.group(1) or ''} @ {url}{match.group(2) or ''}"
+    references = [
+        (e.name, str(e.version), f"{(cache.root / e.filename).as_uri()}#sha256={e.sha256}")
+        for e in {pin.entry for pin in pins}
+    ]
+    return locktext.pins_as_references(text, references)
 
 
 def _self_preservation(text: str, target: Target) -> dict[str, str]:
@@ -126,6 +108,6 @@ def _self_preservation(text: str, target: Target) -> dict[str, str]:
     """
     if "pipmodels" not in target.packages:
         return {}
-    pinned = {canonical_name(m.group(1)) for m in _PIN.finditer(text)}
+    pinned = {canonical_name(name) for name in locktext.pinned_names(text)}
     closure = installed.closure("pipmodels", target.packages)
     return {n: v for n, v in closure.items() if n not in pinned}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from pipmodels import console, fastpath, spacy
 from pipmodels.compile import compile_requirements, inputs_digest, recorded_digest
+from pipmodels.diagnose import placeholder_message
 from pipmodels.download import download
 from pipmodels.errors import PipmodelsError
 from pipmodels.inputs import Pin, spacy_model_name
@@ -43,8 +44,6 @@ def _spacy_check(session: Session, pins: list[Pin]) -> Callable[[str], None] | N
 def refuse_bare_model_names(session: Session, pins: list[Pin]) -> None:
     """A spaCy pipeline name in requirements.in that no model line provides would make
     pip-compile take the index's 999.9.9 placeholder and run its setup.py."""
-    from pipmodels.diagnose import placeholder_message
-
     provided = {pin.entry.name for pin in pins}
     for parsed in session.inputs.source_tree:
         if any(split_option(o.text)[0] in ("-f", "--find-links") for o in parsed.options):

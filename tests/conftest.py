@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
+from pipmodels import engines
 from tests.builders import build_wheel
 from tests.servers import Server
 
@@ -214,7 +215,7 @@ def project(tmp_path: Path) -> Project:
     return Project(root)
 
 
-ENGINES = ["pip-tools", "uv"]
+ENGINES = list(engines.NAMES)  # every registered engine
 
 
 @pytest.fixture(params=ENGINES)

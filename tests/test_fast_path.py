@@ -55,6 +55,47 @@ def test_no_op_starts_nothing_and_asks_nothing(
     assert not heavy, heavy
 
 
+def _imported(run_stderr: str) -> set[str]:
+    return {line.split("|")[-1].strip() for line in run_stderr.splitlines() if "|" in line}
+
+
+def test_the_no_op_answers_from_the_fast_entry_under_every_documented_variable(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """The README's CI recipe sets PIPMODELS_MIRROR; each variable the README documents is
+    read by the fast entry as by the full command line, so the no-op still answers there."""
+    model = build_wheel(tmp_path / "d", "en_demo", "1.0.0", requires=["tinyspacy<3.9"])
+    url = server.add_release_asset("acme/models", "v1", model)
+    project.write("requirements.in", f"en_demo @ {url}\n")
+    documented = {
+        "PIPMODELS_CACHE_DIR": str(tmp_path / "env-cache"),
+        "PIPMODELS_MIRROR": index,  # a mirror without the model: asked, then the origin
+        "PIPMODELS_ENGINE": "uv",
+        "PIPMODELS_STATE_DIR": str(tmp_path / "env-state"),
+        "PIPMODELS_SPACY_COMPATIBILITY_URL": "http://127.0.0.1:9/compatibility.json",
+        "PIPMODELS_SPACY_MODELS_URL": "http://127.0.0.1:9/releases/download",
+        "PIPMODELS_GITHUB_CACHE_DIR": str(tmp_path / "github-cache"),
+        "NO_COLOR": "1",
+        "GITHUB_TOKEN": "gh-token",
+        "GH_TOKEN": "gh-token",
+        "GITHUB_API_URL": "http://127.0.0.1:9",
+    }
+    project.env.update(PIP_INDEX_URL=index, **documented)
+    project.pipmodels("sync", "--python-executable", venv.python)
+    assert any((tmp_path / "env-cache").glob("*.whl"))
+    server.reset_counts()
+
+    timed = project.pipmodels(
+        "sync", "--python-executable", venv.python, python_args=("-X", "importtime")
+    )
+
+    assert f"{UP_TO_DATE} of {venv.python}." in timed.stderr
+    assert sum(server.requests.values()) == 0
+    imported = _imported(timed.stderr)
+    assert "pipmodels.fastpath" in imported
+    assert not imported & {"click", "packaging", "requests", "piptools", "pipmodels.cli"}
+
+
 def _edit_input(p: Project, v: Venv, s: Server) -> None:
     p.write("requirements.in", p.root.joinpath("requirements.in").read_text() + "helperlib\n")
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -86,8 +87,9 @@ def settings(api: GitHubAPI, tmp_path: Path, **changes: object) -> github.ApiSet
     values: dict[str, object] = {
         "api_url": api.url,
         "cache_dir": tmp_path / "github-cache",
-        "backoff": 0.0,
     }
+    policy = {"backoff": 0.0, **{k: changes.pop(k) for k in ("backoff", "retries") if k in changes}}
+    values["policy"] = replace(github.ApiSettings().policy, **policy)  # type: ignore[arg-type]
     values.update(changes)
     return github.ApiSettings(**values)  # type: ignore[arg-type]
 

@@ -25,7 +25,7 @@ from pipmodels.mirror import (
     wanted_file,
 )
 from pipmodels.publish import (
-    Target,
+    UploadTarget,
     plan,
     resolve_target,
     target_from_pypirc,
@@ -123,11 +123,11 @@ RELEASE = "https://github.com/explosion/spacy-models/releases/download/en_core_w
 
 def test_wanted_for_a_direct_reference_is_its_file_with_every_recorded_digest() -> None:
     m = model(f"en_core_web_sm @ {RELEASE}/en_core_web_sm-3.8.0-py3-none-any.whl#sha256={C}")
-    assert wanted_file(m, {}, LOCK, refresh=False) == Wanted(
+    assert wanted_file(m, {}, LOCK, upgrade=False) == Wanted(
         "en-core-web-sm", None, "en_core_web_sm-3.8.0-py3-none-any.whl", frozenset({B, C})
     )
     newer = model(f"en_core_web_sm @ {RELEASE}/en_core_web_sm-3.9.0-py3-none-any.whl")
-    assert wanted_file(newer, {}, LOCK, refresh=False) == Wanted(
+    assert wanted_file(newer, {}, LOCK, upgrade=False) == Wanted(
         "en-core-web-sm", None, "en_core_web_sm-3.9.0-py3-none-any.whl"
     ), "a lock of another version records nothing for this file"
 
@@ -135,7 +135,7 @@ def test_wanted_for_a_direct_reference_is_its_file_with_every_recorded_digest() 
 def test_wanted_for_a_versionless_hugging_face_wheel_is_the_locked_digest() -> None:
     hf = "https://huggingface.co/spacy/en_core_web_sm/resolve/main/"
     m = model(f"en_core_web_sm @ {hf}en_core_web_sm-any-py3-none-any.whl")
-    wanted = wanted_file(m, {}, LOCK, refresh=False)
+    wanted = wanted_file(m, {}, LOCK, upgrade=False)
     assert wanted == Wanted(
         "en-core-web-sm", None, "en_core_web_sm-any-py3-none-any.whl", frozenset({B})
     )
@@ -146,24 +146,24 @@ def test_wanted_for_a_versionless_hugging_face_wheel_is_the_locked_digest() -> N
 def test_wanted_for_requirements() -> None:
     key = "-f https://${PRODIGY_KEY}@download.prodi.gy"
     exact = model("prodigy==1.15.3 --hash=sha256:" + C.upper(), key)
-    assert wanted_file(exact, {}, LOCK, refresh=False) == Wanted(
+    assert wanted_file(exact, {}, LOCK, upgrade=False) == Wanted(
         "prodigy", Version("1.15.3"), None, frozenset({A, C})
     )
     other = model("prodigy==1.16.0", key)
-    assert wanted_file(other, {}, LOCK, refresh=False) == Wanted("prodigy", Version("1.16.0"))
+    assert wanted_file(other, {}, LOCK, upgrade=False) == Wanted("prodigy", Version("1.16.0"))
     ranged = model("prodigy>=1.15,<2", key)
-    assert wanted_file(ranged, {}, LOCK, refresh=False) == Wanted(
+    assert wanted_file(ranged, {}, LOCK, upgrade=False) == Wanted(
         "prodigy", Version("1.15.3"), None, frozenset({A})
     ), "a range takes the locked pin"
-    assert wanted_file(ranged, {}, LOCK, refresh=True) is None, "--upgrade asks the origin"
-    assert wanted_file(model("prodigy>=2"), {}, LOCK, refresh=False) is None
-    assert wanted_file(model("prodigy>=1.15"), {}, {}, refresh=False) is None
-    assert wanted_file(model("prodigy==1.*"), {}, {}, refresh=False) is None
+    assert wanted_file(ranged, {}, LOCK, upgrade=True) is None, "--upgrade asks the origin"
+    assert wanted_file(model("prodigy>=2"), {}, LOCK, upgrade=False) is None
+    assert wanted_file(model("prodigy>=1.15"), {}, {}, upgrade=False) is None
+    assert wanted_file(model("prodigy==1.*"), {}, {}, upgrade=False) is None
 
 
 def test_local_archives_are_not_asked_for(tmp_path: Path) -> None:
     m = model(f"demo @ {(tmp_path / 'demo-1.0-py3-none-any.whl').as_uri()}")
-    assert wanted_file(m, {}, {}, refresh=False) is None
+    assert wanted_file(m, {}, {}, upgrade=False) is None
 
 
 # -- which mirror file ----------------------------------------------------------------------------
@@ -256,7 +256,7 @@ def test_upload_command_carries_no_credential() -> None:
     ]
     assert dict(target.env) == {"TWINE_USERNAME": "__token__", "TWINE_PASSWORD": "t0ken"}
     assert target.auth == ("__token__", "t0ken")
-    named = Target("https://h/", "team", Path("/home/u/.pypirc"))
+    named = UploadTarget("https://h/", "team", Path("/home/u/.pypirc"))
     assert upload_command(files, named, verbose=True)[6:] == [
         "--repository",
         "team",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
 
 from tests.builders import build_wheel
 from tests.conftest import Project, Venv, requirements_body
+from tests.servers import Server
 
 
 @pytest.fixture
@@ -176,3 +178,68 @@ def test_the_users_pip_configuration_is_respected(
     assert "--index-url" not in text
     assert index not in text
     assert "helperlib==1.0.0\n    # via en-demo\n" in text
+
+
+@pytest.mark.slow
+def test_a_pip_conf_with_an_extra_index_find_links_and_a_constraint_resolves_alike(
+    project: Project,
+    server: Server,
+    venv: Venv,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: str,
+) -> None:
+    """A company mirror as extra-index-url that holds an older helperlib only: pip takes the
+    best version from every index, and so must uv (which by itself stops at the first index
+    that has the name)."""
+    dist = tmp_path / "dist"
+    main = server.add_index(
+        [build_wheel(dist / "main", "helperlib", v) for v in ("1.0.0", "2.0.0")], prefix="/main"
+    )
+    mirror = server.add_index([build_wheel(dist / "mirror", "helperlib", "1.0.0")], prefix="/co")
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "localtool", "1.0.0")
+    constraints = project.write("constraints.txt", "helperlib<3\n")
+    config = project.write(
+        "pip.conf",
+        f"[global]\nindex-url = {main}\nextra-index-url = {mirror}\nfind-links = {wheels}\n"
+        f"constraint = {constraints}\n",
+    )
+    monkeypatch.delenv("PIP_INDEX_URL")
+    project.env["PIP_CONFIG_FILE"] = str(config)
+    model = build_wheel(dist, "en_demo", "1.0.0", requires=["helperlib"])
+    project.write("requirements.in", f"en_demo @ {model.as_uri()}\nlocaltool\n")
+
+    project.pipmodels("sync", "--no-generate-hashes", "--python-executable", venv.python)
+
+    body = requirements_body((project.root / "requirements.txt").read_text())
+    assert body == (
+        "en-demo==1.0.0\n    # via -r requirements.in\n"
+        "helperlib==2.0.0\n    # via en-demo\n"
+        "localtool==1.0.0\n    # via -r requirements.in\n"
+    )
+    assert {k: venv.freeze()[k] for k in ("en-demo", "helperlib", "localtool")} == {
+        "en-demo": "1.0.0",
+        "helperlib": "2.0.0",
+        "localtool": "1.0.0",
+    }
+
+
+@pytest.mark.slow
+def test_the_header_command_compiles_the_same_lock(project: Project, index: str) -> None:
+    """``--engine uv --extra dev`` shape the lock, so the header names them: a teammate who
+    runs the header's command (without PIPMODELS_ENGINE) gets the same file."""
+    project.write(
+        "pyproject.toml",
+        '[project]\nname = "app"\nversion = "0"\ndependencies = ["tinyspacy<3.9"]\n'
+        '[project.optional-dependencies]\ndev = ["helperlib"]\n',
+    )
+    project.env["PIP_INDEX_URL"] = index
+    project.pipmodels("compile", "--engine", "uv", "--extra", "dev", "pyproject.toml")
+
+    text = (project.root / "requirements.txt").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("#    pipmodels "))
+    assert header == "#    pipmodels compile --engine uv --extra dev pyproject.toml"
+    assert "helperlib==1.0.0" in text
+    words = shlex.split(header.lstrip("# "))
+    assert project.pipmodels(*words[1:], "--check").returncode == 0

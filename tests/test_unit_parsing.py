@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from pipmodels import pipoutput, piptools
+from pipmodels import pipcommands, pipoutput
+from pipmodels.engines import pip_tools
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_filename, safe_filename
 from pipmodels.http import archive_filename
@@ -142,17 +143,21 @@ def test_parse_requirement_reads_the_documented_forms(tmp_path: Path) -> None:
 
 
 def test_pip_download_takes_wheels_only_and_skips_pips_cache(tmp_path: Path) -> None:
-    cmd = piptools.pip_download(tmp_path / "r.txt", tmp_path / "d", resume_retries=0, verbose=False)
+    cmd = pipcommands.pip_download(
+        tmp_path / "r.txt", tmp_path / "d", resume_retries=0, verbose=False
+    )
     assert cmd[:3] == [sys.executable, "-m", "pip"]
     assert cmd[cmd.index("--only-binary") + 1] == ":all:"
     assert "--no-cache-dir" in cmd
     assert "--requirement" in cmd and "--resume-retries" not in cmd
-    cmd = piptools.pip_download(tmp_path / "r.txt", tmp_path / "d", resume_retries=5, verbose=True)
+    cmd = pipcommands.pip_download(
+        tmp_path / "r.txt", tmp_path / "d", resume_retries=5, verbose=True
+    )
     assert cmd[-3:] == ["--resume-retries", "5", "--verbose"]
 
 
 def test_pip_compile_leaves_indexes_and_links_out_of_its_output(tmp_path: Path) -> None:
-    cmd = piptools.pip_compile(
+    cmd = pip_tools.pip_compile(
         ["requirements.in"], tmp_path / "out.txt", find_links=tmp_path / "index.html", hashes=True
     )
     for flag in ("--no-emit-find-links", "--no-emit-index-url", "--generate-hashes", "--quiet"):
@@ -161,7 +166,7 @@ def test_pip_compile_leaves_indexes_and_links_out_of_its_output(tmp_path: Path) 
 
 
 def test_pip_sync_gets_each_page_and_the_target() -> None:
-    cmd = piptools.pip_sync(
+    cmd = pip_tools.pip_sync(
         Path("r.txt"), find_links=["cache/index.html", "https://page"], python_executable="/py"
     )
     assert cmd[3:] == [
