@@ -91,7 +91,16 @@ def compile_options(func: F) -> F:
                 help="Passed to pip-compile: upgrade this package. Repeatable.",
             ),
             click.option(
-                "--extra", "extras", multiple=True, help="Passed to pip-compile. Repeatable."
+                "--extra",
+                "extras",
+                multiple=True,
+                help="Include these optional dependencies of a pyproject.toml input. Repeatable.",
+            ),
+            click.option(
+                "--group",
+                "groups",
+                multiple=True,
+                help="Include this dependency group of a pyproject.toml input. Repeatable.",
             ),
             click.option(
                 "--resolver",

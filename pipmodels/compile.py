@@ -8,6 +8,7 @@ placeholders live) and hashes only the cached file. Its output then gets plain
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -19,8 +20,9 @@ from pipmodels import console, engines
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import write_or_explain
-from pipmodels.inputs import INDEX_OPTIONS, Inputs, Pin
+from pipmodels.inputs import INDEX_OPTIONS, PROJECT_FILES, Inputs, Pin
 from pipmodels.options import PIP_TOOLS
+from pipmodels.pyproject import project_name
 from pipmodels.reqfile import Line, RequirementsFile, split_option
 
 if TYPE_CHECKING:
@@ -93,6 +95,8 @@ def compile_requirements(
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
         command = engines.compile_command(session, sources, output)
+        if not inputs.projects:  # the extras were a pyproject.toml's, read as requirements
+            command = dataclasses.replace(command, cmd=_without_extras(command.cmd))
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
         session.ctx.run(
             command.cmd,
@@ -105,6 +109,10 @@ def compile_requirements(
         text = output.read_text(encoding="utf-8").replace(str(mirror.root), "")
     for project in inputs.projects:  # "# via app (pyproject.toml)", as the user named it
         text = text.replace(f"({project.absolute()})", f"({project})")
+    for source in inputs.sources:  # a pyproject.toml read as requirements, named as a project
+        if source.name in PROJECT_FILES:
+            via = f"{project_name(source)} ({source})"
+            text = text.replace(f"-r {mirror.argument(source)}", via)
     text = _pin_models(text, pins, cache)
     text = _add_declared_indexes(text, session, options.header_command)
     text = _add_digest(text, options.header_command, inputs_digest(inputs, pins, options))
@@ -129,11 +137,17 @@ class _Mirror:
 
     def path(self, real: Path) -> Path:
         absolute = Path(os.path.abspath(real))
+        if absolute.name in PROJECT_FILES:
+            # A pyproject.toml read as requirements is mirrored as a requirements file: by
+            # its name pip-compile would build it as a project.
+            absolute = absolute.with_name(f"{absolute.name}.txt")
         # Windows: C:\\x\\y becomes ROOT/C/x/y
         return self.root.joinpath(absolute.drive.rstrip(":"), *absolute.parts[1:])
 
     def argument(self, real: Path) -> str:
         # Relative paths stay relative so that pip-compile's "# via -r ..." names the user's files.
+        if real.name in PROJECT_FILES:
+            real = real.with_name(f"{real.name}.txt")
         return str(self.path(real)) if real.is_absolute() else str(real)
 
     def write(self, parsed: RequirementsFile, text: str) -> None:
@@ -160,6 +174,18 @@ def _rewrite(
         else:
             out.append(line.text)
     return "\n".join(out) + "\n"
+
+
+def _without_extras(cmd: list[str]) -> list[str]:
+    """``cmd`` without ``--extra NAME``: pip-compile refuses it when no input is a project."""
+    out: list[str] = []
+    words = iter(cmd)
+    for word in words:
+        if word == "--extra":
+            next(words, None)
+        elif not word.startswith("--extra="):
+            out.append(word)
+    return out
 
 
 def _spaced(marker: str) -> str:

@@ -123,10 +123,7 @@ def installed_extras_needs(requires: Sequence[str], packages: Mapping[str, Insta
         if extra and match:
             extras.setdefault(extra.group(1), []).append(canonical_name(match.group(1)))
     return [
-        name
-        for names in extras.values()
-        if all(n in packages for n in names)
-        for name in names
+        name for names in extras.values() if all(n in packages for n in names) for name in names
     ]
 
 

@@ -34,6 +34,8 @@ class Options:
     spacy_check: bool = True  # refuse a model whose meta.json does not admit the spaCy pinned
     mirror: str | None = None  # a team mirror asked before each model's origin
     engine: str = PIP_TOOLS  # what compiles and syncs: pip-tools or uv
+    extras: tuple[str, ...] = ()  # a pyproject.toml's optional dependencies to include
+    groups: tuple[str, ...] = ()  # a pyproject.toml's dependency groups to include
 
     @property
     def output_path(self) -> Path:
@@ -91,6 +93,7 @@ class CommandLine:
     hashes: bool | None = None
     upgrade_packages: tuple[str, ...] = ()
     extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
     resolver: str | None = None
     pip_args: str | None = None
     dry_run: bool = False
@@ -141,6 +144,8 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
         ),
         mirror=given.mirror or _string(project.get("mirror")),
         engine=engine,
+        extras=given.extras,
+        groups=given.groups,
     )
 
 
