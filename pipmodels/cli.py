@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from pipmodels import __version__, config, console, fastpath
+from pipmodels import __version__, config, console, fastpath, lockfile
 from pipmodels.clioptions import (
     common_options,
     compile_options,
@@ -104,7 +104,7 @@ def compile_command(**kwargs: Any) -> None:
     from pipmodels import workflow
 
     check = kwargs.pop("check")
-    with reported_errors(), Session.open(make_options(kwargs)) as session:
+    with reported_errors(), Session.open(lockfile.for_compile(make_options(kwargs))) as session:
         pins = workflow.download(session)
         if check:
             _exit_on_differences(workflow.check_compiled(session, pins))
@@ -132,7 +132,7 @@ def sync(**kwargs: Any) -> None:
       pipmodels sync -m requirements-models.txt requirements.in
     """
     check = kwargs.pop("check")
-    with reported_errors(), Session.open(make_options(kwargs)) as session:
+    with reported_errors(), Session.open(lockfile.for_sync(make_options(kwargs))) as session:
         if not check and fastpath.is_unchanged(session):
             session.cache.sweep_if_idle()
             console.info(fastpath.unchanged_message(session))

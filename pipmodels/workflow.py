@@ -11,7 +11,7 @@ import difflib
 import functools
 from collections.abc import Callable
 
-from pipmodels import console, fastpath, spacy
+from pipmodels import console, fastpath, lockfile, spacy
 from pipmodels.compile import compile_requirements, inputs_digest, recorded_digest
 from pipmodels.download import download
 from pipmodels.errors import PipmodelsError
@@ -62,6 +62,8 @@ def is_compiled(session: Session, pins: list[Pin]) -> bool:
 def check_compiled(session: Session, pins: list[Pin]) -> list[str]:
     """How requirements.txt differs from a fresh compile of its inputs; empty when current."""
     output = session.options.output_path
+    if lockfile.synced_as_is(session.options):
+        return []  # a compiled file given as the input: there is nothing to compile
     if not output.exists():
         return [f"{output} does not exist; run pipmodels compile to create it."]
     fresh = compile_(session, pins, write=False)
@@ -89,7 +91,11 @@ def sync_and_remember(session: Session) -> SyncReport:
     pins = download(session)
     target = target_of(session)
     text = None
-    if is_compiled(session, pins):
+    if lockfile.synced_as_is(options):
+        console.info(
+            f"Syncing {options.output_path} as it is, as pip-sync would: it is a compiled file"
+        )
+    elif is_compiled(session, pins):
         console.info(f"{options.output_path} is up to date with its inputs")
     elif options.dry_run:
         console.info(f"{options.output_path} would be compiled again; showing pip-sync for that")

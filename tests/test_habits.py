@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -118,3 +119,65 @@ def test_pyproject_dependencies_extras_and_groups_go_through_the_cache(
     assert "de-core-news-sm" not in packages and "helperlib" not in packages
     assert packages["en-core-web-sm"] == "3.8.0"
     assert server.bytes_of(sm.name) == 0  # recompiled from the cache
+
+
+def _spacy_project(server: Server, index: str, project: Project, tmp_path: Path) -> Path:
+    model = build_wheel(tmp_path / "dist", "en_core_web_sm", "3.8.0", payload=200_000)
+    url = server.add_release_asset("explosion/spacy-models", "en_core_web_sm-3.8.0", model)
+    project.write("requirements.in", f"tinyspacy>=3.8,<3.9\nen_core_web_sm @ {url}\n")
+    project.env["PIP_INDEX_URL"] = index
+    return model
+
+
+def test_pip_sync_habits_sync_a_compiled_file_as_it_is(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path, engine: str
+) -> None:
+    model = _spacy_project(server, index, project, tmp_path)
+    project.write("dev.in", "tinyspacy>=3.8,<3.9\nhelperlib\n")
+    project.pipmodels("compile")
+    project.pipmodels("compile", "dev.in")
+    lock, dev = project.root / "requirements.txt", project.root / "dev.txt"
+    lock_bytes, dev_bytes = lock.read_bytes(), dev.read_bytes()
+    server.reset_counts()
+
+    # pip-sync requirements.txt: installed from the cache as it is, not compiled into itself.
+    run = project.pipmodels("sync", "requirements.txt", "--python-executable", venv.python)
+    assert "Syncing requirements.txt as it is, as pip-sync would" in run.stderr
+    assert "Compiling" not in run.stderr
+    assert lock.read_bytes() == lock_bytes
+    assert venv.freeze()["en-core-web-sm"] == "3.8.0"
+    assert server.bytes_of(model.name) == 0  # from the cache that compile filled
+
+    # pip-sync dev.txt: dev.txt is installed; requirements.txt is not overwritten.
+    run = project.pipmodels("sync", "dev.txt", "--python-executable", venv.python)
+    assert lock.read_bytes() == lock_bytes and dev.read_bytes() == dev_bytes
+    packages = venv.freeze()
+    assert packages["helperlib"] == "1.0.0" and "en-core-web-sm" not in packages
+    assert re.search(r"removed: en[-_]core[-_]web[-_]sm", run.stderr)
+
+
+def test_pip_sync_habits_that_would_rewrite_a_lock_are_refused(
+    server: Server, index: str, project: Project, tmp_path: Path
+) -> None:
+    _spacy_project(server, index, project, tmp_path)
+    project.pipmodels("compile")
+    lock = project.root / "requirements.txt"
+    lock_bytes = lock.read_bytes()
+
+    refused = project.pipmodels("compile", "requirements.txt", check=False)
+    assert refused.returncode == 1
+    assert "requirements.txt is a compiled file, not an input" in refused.stderr
+    assert "pipmodels sync requirements.txt" in refused.stderr
+
+    # A hand-written dev.txt is an input: compiled, it would overwrite requirements.txt.
+    project.write("dev.txt", "helperlib\n")
+    refused = project.pipmodels("sync", "dev.txt", check=False)
+    assert refused.returncode == 1
+    assert "requirements.txt was compiled from requirements.in, not from dev.txt" in refused.stderr
+    assert "-o FILE" in refused.stderr
+    assert lock.read_bytes() == lock_bytes
+
+    project.write("hand.txt", "helperlib\n")
+    refused = project.pipmodels("sync", "hand.txt", "-o", "hand.txt", check=False)
+    assert "hand.txt would be both an input and the compiled output" in refused.stderr
+    assert (project.root / "hand.txt").read_text() == "helperlib\n"
