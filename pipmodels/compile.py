@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pipmodels.session import Session
 
 DIGEST_LINE = re.compile(r"^# pipmodels inputs digest: sha256:([0-9a-f]{64})$", re.M)
+DIGEST_RECORD = re.compile(r"^# pipmodels inputs digest: sha256:[0-9a-f]{64}\n#\n", re.M)
 
 
 def inputs_digest(inputs: Inputs, pins: Sequence[Pin], options: Options) -> str:
@@ -54,6 +55,17 @@ def _current_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except OSError:
         return None
+
+
+def lock_digest(inputs: str, text: str) -> str:
+    """What the digest line records: the inputs' digest and requirements.txt's own text as
+    compiled (without the digest record), so that a line added by hand is a difference to
+    ``sync`` as it is to ``compile --check``."""
+    return hashlib.sha256(f"{inputs}\n{without_digest(text)}".encode()).hexdigest()
+
+
+def without_digest(text: str) -> str:
+    return DIGEST_RECORD.sub("", text, count=1)
 
 
 def recorded_digest(output: Path) -> str | None:
@@ -115,7 +127,8 @@ def compile_requirements(
             text = text.replace(f"-r {mirror.argument(source)}", via)
     text = _pin_models(text, pins, cache)
     text = _add_declared_indexes(text, session, options.header_command)
-    text = _add_digest(text, options.header_command, inputs_digest(inputs, pins, options))
+    digest = lock_digest(inputs_digest(inputs, pins, options), text)
+    text = _add_digest(text, options.header_command, digest)
     if verify is not None:
         verify(text)
     if write and _current_text(output_file) != text:

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 
 from pipmodels import console, fastpath, lockfile, spacy
-from pipmodels.compile import compile_requirements, inputs_digest, recorded_digest
+from pipmodels.compile import compile_requirements, inputs_digest, lock_digest, recorded_digest
 from pipmodels.download import download
 from pipmodels.errors import PipmodelsError
 from pipmodels.inputs import Pin, spacy_model_name
@@ -55,8 +55,15 @@ def refuse_bare_model_names(session: Session, pins: list[Pin]) -> None:
 
 
 def is_compiled(session: Session, pins: list[Pin]) -> bool:
-    current = inputs_digest(session.inputs, pins, session.options)
-    return recorded_digest(session.options.output_path) == current
+    """Whether requirements.txt is what compiling its inputs wrote, unedited since."""
+    output = session.options.output_path
+    recorded = recorded_digest(output)
+    if recorded is None:
+        return False
+    current = lock_digest(
+        inputs_digest(session.inputs, pins, session.options), output.read_text(encoding="utf-8")
+    )
+    return recorded == current
 
 
 def check_compiled(session: Session, pins: list[Pin]) -> list[str]:

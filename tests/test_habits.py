@@ -181,3 +181,28 @@ def test_pip_sync_habits_that_would_rewrite_a_lock_are_refused(
     refused = project.pipmodels("sync", "hand.txt", "-o", "hand.txt", check=False)
     assert "hand.txt would be both an input and the compiled output" in refused.stderr
     assert (project.root / "hand.txt").read_text() == "helperlib\n"
+
+
+def test_sync_and_compile_check_agree_on_a_line_added_by_hand(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    _spacy_project(server, index, project, tmp_path)
+    project.pipmodels("sync", "--python-executable", venv.python)
+    lock = project.root / "requirements.txt"
+    compiled = lock.read_text()
+    lock.write_text(compiled + "helperlib==1.0.0\n")
+
+    check = project.pipmodels("compile", "--check", check=False)
+    assert check.returncode == 1
+    assert "+helperlib==1.0.0" not in check.stderr and "-helperlib==1.0.0" in check.stderr
+    sync_check = project.pipmodels(
+        "sync", "--check", "--python-executable", venv.python, check=False
+    )
+    assert sync_check.returncode == 1
+
+    run = project.pipmodels("sync", "--python-executable", venv.python)
+    assert "up to date with its inputs" not in run.stderr
+    assert "Compiling requirements.txt" in run.stderr
+    assert lock.read_text() == compiled
+    assert "helperlib" not in venv.freeze()
+    assert project.pipmodels("compile", "--check").returncode == 0
