@@ -308,16 +308,26 @@ def add_command(
       pipmodels add en_core_web_sm
       pipmodels add en_core_web_sm de_core_news_md==3.8.0 --spacy-version 3.8.7
     """
-    from pipmodels.add import AddSettings, add_models
+    from pipmodels import add
 
     with reported_errors():
         options = make_options(kwargs)
-        settings = AddSettings(options.sources, options.output_path, spacy_version)
-        lines = add_models(names, settings, os.environ)
+        settings = add.AddSettings(options.sources, options.output_path, spacy_version)
+        # A failed sync (a model answered 404) leaves the files as they were, byte for byte.
+        before = {path: add.contents(path) for path in (options.sources[0], options.output_path)}
+        lines = add.add_models(names, settings, os.environ)
         for line in lines:
             click.echo(line)
         if lines and not no_sync:
             from pipmodels import workflow
 
-            with Session.open(options) as session:
-                workflow.sync_and_remember(session)
+            try:
+                with Session.open(options) as session:
+                    workflow.sync_and_remember(session)
+            except BaseException as exc:
+                for path, content in before.items():
+                    add.restore(path, content)
+                if isinstance(exc, PipmodelsError) and not isinstance(exc, Interrupted):
+                    back = f"{options.sources[0]} is back as it was."
+                    raise PipmodelsError(exc.message, f"{exc.hint} {back}".strip()) from None
+                raise

@@ -12,6 +12,10 @@ import pytest
 from tests.builders import build_wheel
 from tests.conftest import Project, Venv
 from tests.servers import Server
+from tests.test_spacy import SpacyWorld
+from tests.test_spacy import spacy_world as spacy_world_fixture
+
+spacy_world = spacy_world_fixture  # the release host and table of test_spacy, as a fixture here
 
 pytestmark = pytest.mark.slow
 
@@ -206,3 +210,48 @@ def test_sync_and_compile_check_agree_on_a_line_added_by_hand(
     assert lock.read_text() == compiled
     assert "helperlib" not in venv.freeze()
     assert project.pipmodels("compile", "--check").returncode == 0
+
+
+def test_a_failed_add_leaves_requirements_in_as_it_was(
+    spacy_world: SpacyWorld, project: Project, server: Server, venv: Venv
+) -> None:
+    source = project.write("requirements.in", "spacy==3.8.2\r\n# the models\r\n")
+    before = source.read_bytes()
+    del server.routes[
+        "/explosion/spacy-models/releases/download/en_core_web_sm-3.8.0/"
+        "en_core_web_sm-3.8.0-py3-none-any.whl"
+    ]
+
+    run = project.pipmodels(
+        "add", "en_core_web_sm", "--python-executable", venv.python, check=False
+    )
+
+    assert run.returncode == 1
+    assert "404" in run.stderr
+    assert "requirements.in is back as it was." in run.stderr
+    assert source.read_bytes() == before
+    assert not (project.root / "requirements.txt").exists()
+
+
+def test_add_name_version_of_a_listed_model_checks_and_applies_the_version(
+    spacy_world: SpacyWorld, project: Project
+) -> None:
+    source = project.write("requirements.in", "spacy==3.7.5\n")
+    project.pipmodels("add", "en_core_web_sm", "--no-sync")
+    assert spacy_world.line("en_core_web_sm", "3.7.1") in source.read_text()
+
+    # 3.8.0 does not fit spaCy 3.7: refused, and the file stays as it was.
+    before = source.read_bytes()
+    refused = project.pipmodels("add", "en_core_web_sm==3.8.0", "--no-sync", check=False)
+    assert refused.returncode == 1
+    assert source.read_bytes() == before
+
+    moved = project.pipmodels("add", "en_core_web_sm==3.7.0", "--no-sync")
+    assert source.read_text() == (
+        "spacy==3.7.5\n" + spacy_world.line("en_core_web_sm", "3.7.0") + "\n"
+    )
+    assert moved.stdout == spacy_world.line("en_core_web_sm", "3.7.0") + "\n"
+    assert "Changed in requirements.in" in moved.stderr
+
+    same = project.pipmodels("add", "en_core_web_sm==3.7.0", "--no-sync")
+    assert same.stdout == "" and "nothing to add" in same.stderr
