@@ -255,3 +255,38 @@ def test_add_name_version_of_a_listed_model_checks_and_applies_the_version(
 
     same = project.pipmodels("add", "en_core_web_sm==3.7.0", "--no-sync")
     assert same.stdout == "" and "nothing to add" in same.stderr
+
+
+def test_private_names_are_not_sent_to_the_index_by_the_namesake_check(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    from tests.conftest import SECRET
+
+    dist = tmp_path / "dist"
+    public = Server()
+    try:
+        index = public.add_index([build_wheel(tmp_path / "i", "en_core_web_sm", "3.8.0")])
+        prodigy = build_wheel(dist, "prodigy", "1.15.3")
+        licensed = build_wheel(dist, "acme_licensed", "2.0.0")
+        sm = build_wheel(dist, "en_core_web_sm", "3.8.0")
+        page = server.add_find_links_page("/prodigy", SECRET, [prodigy])
+        url = server.add_release_asset("acme/models", "v2", licensed)
+        sm_url = server.add_release_asset("explosion/spacy-models", "en_core_web_sm-3.8.0", sm)
+        project.write("requirements.in", f"acme_licensed @ {url}\nen_core_web_sm @ {sm_url}\n")
+        project.write(
+            "models.txt", f"-f {page.replace('http://', 'http://${PRODIGY_KEY}@')}\nprodigy\n"
+        )
+        project.env.update(PIP_INDEX_URL=index, PRODIGY_KEY=SECRET)
+
+        run = project.pipmodels("download", "-m", "models.txt")
+
+        asked = [path for path in public.requests if path.startswith("/simple/")]
+        assert asked == ["/simple/en-core-web-sm/"]  # a spaCy pipeline name: public
+        assert "en-core-web-sm also exists on your package index" in run.stderr
+        assert set(run.stdout.split()) == {
+            "prodigy==1.15.3",
+            "acme-licensed==2.0.0",
+            "en-core-web-sm==3.8.0",
+        }
+    finally:
+        public.close()
