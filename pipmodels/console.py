@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 
@@ -11,6 +12,7 @@ from pipmodels.credentials import redact_url
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 _level = NORMAL
 _lock = threading.Lock()
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)")
 
 
 def set_level(level: int) -> None:
@@ -26,6 +28,8 @@ def _colour(text: str, code: str) -> str:
 
 def _write(text: str) -> None:
     # A last net under the per-run Redactor: no URL user-info ever reaches the terminal.
+    if not sys.stderr.isatty():
+        text = ANSI.sub("", text)  # a child's colours (twine's, pip's) make noise in a log
     with _lock:
         print(redact_url(text), file=sys.stderr, flush=True)
 

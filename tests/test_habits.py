@@ -290,3 +290,37 @@ def test_private_names_are_not_sent_to_the_index_by_the_namesake_check(
         }
     finally:
         public.close()
+
+
+def test_publish_failure_names_the_index_and_prints_no_escape_codes(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    from tests.conftest import SECRET
+
+    model = build_wheel(tmp_path / "m", "en_demo", "1.0.0")
+    project.write("requirements.in", f"{model}\n")
+    server.add_index([], prefix="/team/models")  # devpi's shape: the user name in the path
+    upload = f"{server.url}/team/models/"
+    # twine colours its output when told to, as a CI setting often does.
+    project.env.update(TWINE_USERNAME="team", TWINE_PASSWORD=SECRET, FORCE_COLOR="1")
+
+    run = project.pipmodels("publish", "--repository-url", upload, check=False)
+
+    assert run.returncode == 1
+    assert "/team/models/" in run.stderr and "/****/models/" not in run.stderr
+    assert SECRET not in run.output
+    assert "\x1b[" not in run.output
+
+
+def test_a_model_naming_no_spacy_version_is_not_reported_with_an_empty_one(
+    index: str, project: Project, tmp_path: Path
+) -> None:
+    meta = b'{"lang": "en", "name": "demo", "version": "1.0.0", "spacy_version": ""}'
+    model = build_wheel(tmp_path / "m", "en_demo", "1.0.0", extra_files={"en_demo/meta.json": meta})
+    project.write("requirements.in", f"{model}\nhelperlib\n")
+    project.env["PIP_INDEX_URL"] = index
+
+    run = project.pipmodels("compile")
+
+    assert "needs spaCy ," not in run.stderr
+    assert "en-demo==1.0.0" in (project.root / "requirements.txt").read_text()
