@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, engines
+from pipmodels import console, engines, progress
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import write_or_explain
@@ -110,14 +110,15 @@ def compile_requirements(
         if not inputs.projects:  # the extras were a pyproject.toml's, read as requirements
             command = dataclasses.replace(command, cmd=_without_extras(command.cmd))
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
-        session.ctx.run(
-            command.cmd,
-            env=command.env,
-            cwd=mirror.path(Path.cwd()),
-            what=command.what,
-            hint="Fix the conflict or missing package shown above; requirements.txt was left as "
-            "it was.",
-        )
+        with progress.phase(command.what):
+            session.ctx.run(
+                command.cmd,
+                env=command.env,
+                cwd=mirror.path(Path.cwd()),
+                what=command.what,
+                hint="Fix the conflict or missing package shown above; requirements.txt was "
+                "left as it was.",
+            )
         text = output.read_text(encoding="utf-8").replace(str(mirror.root), "")
     for project in inputs.projects:  # "# via app (pyproject.toml)", as the user named it
         text = text.replace(f"({project.absolute()})", f"({project})")

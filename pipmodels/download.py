@@ -80,7 +80,7 @@ def fill(models: Sequence[Model], session: Session, settings: Settings) -> list[
             pins[model] = entry
     if missing:
         console.info(f"Fetching {len(missing)} model(s) into {cache.root}")
-        with progress.meter(cache.state, "download-*", "downloaded"):
+        with progress.phase("download"), progress.meter(cache.state, "download-*", "downloaded"):
             pins.update(_download_all(missing, session, settings))
     result = [Pin(m, pins[m]) for m in models]
     _check_conflicts(result)

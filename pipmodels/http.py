@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from pipmodels import __version__, console
+from pipmodels import __version__, console, progress
 from pipmodels.credentials import Credential, Redactor, split_userinfo
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import is_archive_name, safe_filename
@@ -176,6 +176,7 @@ class Client:
             # "identity", as pip asks: a host that compresses on the fly sends the file itself.
             with self.send(url, stream=True, headers=IDENTITY) as response:
                 _check_status(response.status_code, shown, where, self.auth_for(url) is not None)
+                progress.expect(_announced_size(response.headers))
                 filename = archive_filename(url, response.headers, where=f"{where}: {shown}")
                 target = dest / filename
                 with target.open("xb") as stream:
@@ -212,6 +213,14 @@ def _chunks(response: requests.Response) -> Iterator[bytes]:
             yield chunk
     else:  # pragma: no cover - urllib3 1
         yield from raw.stream(1 << 16, decode_content=False)
+
+
+def _announced_size(headers: Mapping[str, str]) -> int:
+    """The body's size as the server announces it; 0 when it does not, or cannot be read."""
+    try:
+        return int(headers.get("Content-Length") or 0)
+    except ValueError:
+        return 0
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,14 @@ it runs, none of them carries a credential (see :mod:`pipmodels.context`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, engines, installed, pipoutput
+from pipmodels import console, engines, installed, pipoutput, progress
 from pipmodels.filenames import canonical_name
 from pipmodels.inputs import Pin
 from pipmodels.installed import Target
@@ -79,13 +80,14 @@ def _pip_sync(
         command = engines.sync_command(session, request, target, dry_run=dry_run)
         if not dry_run:
             console.info(f"Syncing {target.shown}")
-        result = session.ctx.run(
-            command.cmd,
-            env=command.env,
-            what=command.what,
-            hint="See the installer's message above; rerun with -v for all of it.",
-            ok=(0, *command.would_change),
-        )
+        with progress.phase(command.what) if not dry_run else contextlib.nullcontext():
+            result = session.ctx.run(
+                command.cmd,
+                env=command.env,
+                what=command.what,
+                hint="See the installer's message above; rerun with -v for all of it.",
+                ok=(0, *command.would_change),
+            )
     if options.engine == UV:
         return pipoutput.uv_sync_report(result.output)
     return pipoutput.sync_report(result.output, dry_run=dry_run)
