@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -67,9 +68,12 @@ class CommandLineSpy:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
+            parents: dict[int, int] = {}
             for entry in os.scandir("/proc"):
                 if not entry.name.isdigit():
                     continue
+                if not _descends_from(int(entry.name), os.getpid(), parents):
+                    continue  # another test's process (pytest -n): not this run's
                 try:
                     with open(f"/proc/{entry.name}/cmdline", "rb") as stream:
                         raw = stream.read().replace(b"\0", b" ")
@@ -90,6 +94,31 @@ class CommandLineSpy:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _parent(pid: int, known: dict[int, int]) -> int | None:
+    """``pid``'s parent, read from /proc once per sample; None when it is gone."""
+    if pid not in known:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stream:
+                stat = stream.read()
+        except OSError:
+            return None
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        known[pid] = int(stat[stat.rindex(b")") + 2 :].split()[1])
+    return known[pid]
+
+
+def _descends_from(pid: int, root: int, known: dict[int, int]) -> bool:
+    """Whether ``pid`` is ``root``'s descendant (not another pytest worker's process)."""
+    for _ in range(64):
+        parent = _parent(pid, known)
+        if parent is None or parent <= 1:
+            return False
+        if parent == root:
+            return True
+        pid = parent
+    return False
 
 
 @dataclass
@@ -263,7 +292,21 @@ def venv(tmp_path: Path) -> Venv:
 def pipmodels_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This checkout built as a wheel, to install into throwaway environments offline."""
     dest = tmp_path_factory.mktemp("pipmodels-wheel")
-    root = Path(__file__).resolve().parent.parent
+    # Built from a copy of the tree: a build writes build/ and *.egg-info beside the sources,
+    # which parallel workers (pytest -n) and the make test's editable install would share.
+    root = tmp_path_factory.mktemp("pipmodels-source")
+    source = Path(__file__).resolve().parent.parent
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        if (source / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, root / name)
     subprocess.run(
         [
             sys.executable,
