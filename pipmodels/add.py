@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from pipmodels import console, spacy
 from pipmodels.credentials import redact_url
@@ -87,7 +87,7 @@ def _not_present(
         name, version = spacy.split_request(request)
         line = _names(files, name)
         present = _version_of(files, line) if line is not None else None
-        if line is not None and version is not None and present != version:
+        if line is not None and version is not None and not _same_version(present, version):
             moves[request] = line
         elif line is not None:
             console.info(
@@ -96,6 +96,13 @@ def _not_present(
         else:
             wanted.setdefault(canonical_name(name), request)
     return list(wanted.values()), moves
+
+
+def _same_version(present: str | None, requested: str) -> bool:
+    try:
+        return present is not None and Version(present) == Version(requested)
+    except InvalidVersion:
+        return present == requested
 
 
 def _version_of(files: Sequence[RequirementsFile], line: Line) -> str | None:
