@@ -186,6 +186,34 @@ class Project:
             start_new_session=True,
         )
 
+    def on_a_terminal(self, *args: str) -> tuple[int, bytes]:
+        """``pipmodels ARGS`` with stderr on a pseudo-terminal: its exit code and what it
+        wrote there, escape codes and carriage returns included."""
+        import pty
+
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipmodels", *args],
+            cwd=self.root,
+            env={**os.environ, **self.env},
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+        )
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: the process ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        proc.wait(timeout=120)
+        os.close(leader)
+        return proc.returncode, seen
+
     def files_containing(self, needle: str, root: Path | None = None) -> list[Path]:
         """Files under ``root`` (default: the project) whose name or content holds ``needle``."""
         return files_containing(needle, root or self.root)

@@ -329,37 +329,13 @@ def test_a_model_naming_no_spacy_version_is_not_reported_with_an_empty_one(
 def test_long_steps_say_what_they_do_on_a_terminal_and_in_a_log(
     server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
 ) -> None:
-    import os
-    import pty
-    import sys
-
     model = build_wheel(tmp_path / "d", "en_big", "1.0.0", payload=3_000_000)
     project.write("requirements.in", server.add_release_asset("a/b", "v1", model) + "\n")
     server.throttle = 0.05  # about 1.3 MB/s: a few seconds
 
     # On a terminal: one line rewritten in place, with the total, the rate and the time left.
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipmodels", "download", "--cache-dir", str(tmp_path / "tty")],
-        cwd=project.root,
-        env={**os.environ, **project.env},
-        stdin=follower,
-        stdout=subprocess.PIPE,
-        stderr=follower,
-    )
-    os.close(follower)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    proc.wait(timeout=120)
-    os.close(leader)
-    assert proc.returncode == 0
+    returncode, seen = project.on_a_terminal("download", "--cache-dir", str(tmp_path / "tty"))
+    assert returncode == 0
     assert re.search(rb"\r  downloaded: [\d.]+ of 3\.0 MB, [\d.]+ MB/s, \d+ s left\x1b\[K", seen)
     assert b"\x1b[K\r\x1b[K  cached en_big" in seen  # the meter's line is cleared before the next
     assert re.search(rb"\n  download: \d+\.\d s\r\n", seen)
