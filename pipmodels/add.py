@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from pipmodels import console, spacy
 from pipmodels.credentials import redact_url
@@ -53,37 +53,71 @@ def add_models(
             "Put a requirements.in first in your sources (or in [tool.pipmodels] sources).",
         )
     files = read_tree([s for s in settings.sources if s.name not in PROJECT_FILES and s.exists()])
-    wanted = _not_present(requests, files)
-    if not wanted:
+    wanted, moves = _not_present(requests, files)
+    if not wanted and not moves:
         return []
     found = find_spacy_version(settings.spacy_version, settings.output, files)
     console.info(f"spaCy {found.version} (from {found.origin})")
     table = spacy.fetch_table(spacy.compatibility_url(environ), environ)
     base = spacy.models_url(environ)
-    lines = []
-    for request in wanted:
+    lines, replaced = [], {}
+    for request in [*wanted, *moves]:
         name, version = spacy.pick(table, request, found.version)
         why = "fits" if spacy.split_request(request)[1] else "is the newest version for"
         console.info(f"{name} {version} {why} spaCy {spacy.minor_of(found.version)}")
-        lines.append(f"{name} @ {spacy.release_url(base, name, version)}")
+        line = f"{name} @ {spacy.release_url(base, name, version)}"
+        if request in moves:
+            replaced[moves[request]] = line
+        else:
+            lines.append(line)
     if settings.spacy_version is not None and not _names(files, "spacy"):
         lines.insert(0, spacy_requirement(found.version))
-    _append(target, lines)
-    return lines
+    _write_lines(target, lines, replaced)
+    return [*replaced.values(), *lines]
 
 
-def _not_present(requests: Sequence[str], files: Sequence[RequirementsFile]) -> list[str]:
+def _not_present(
+    requests: Sequence[str], files: Sequence[RequirementsFile]
+) -> tuple[list[str], dict[str, Line]]:
+    """The requests for models not in the inputs yet, and those ``NAME==VERSION`` requests
+    for a model listed in another version (request -> its line, to be replaced)."""
     wanted: dict[str, str] = {}  # canonical name -> request, the first of each name
+    moves: dict[str, Line] = {}
     for request in requests:
-        name, _ = spacy.split_request(request)
+        name, version = spacy.split_request(request)
         line = _names(files, name)
-        if line is not None:
+        present = _version_of(files, line) if line is not None else None
+        if line is not None and version is not None and not _same_version(present, version):
+            moves[request] = line
+        elif line is not None:
             console.info(
                 f"{name} is already in {line.where}: {redact_url(line.text)}; nothing to add"
             )
         else:
             wanted.setdefault(canonical_name(name), request)
-    return list(wanted.values())
+    return list(wanted.values()), moves
+
+
+def _same_version(present: str | None, requested: str) -> bool:
+    try:
+        return present is not None and Version(present) == Version(requested)
+    except InvalidVersion:
+        return present == requested
+
+
+def _version_of(files: Sequence[RequirementsFile], line: Line) -> str | None:
+    """The version a model's line installs, from its archive's name or an exact pin."""
+    for parsed in files:
+        for req in parsed.requirements:
+            if req.line != line:
+                continue
+            if req.url is not None:
+                filename = unquote(urlsplit(req.url).path.rsplit("/", 1)[-1])
+                named = name_from_filename(filename)
+                return str(named[1]) if named else None
+            pinned = exact_pin([parsed], req.name or "")
+            return str(pinned[0]) if pinned else None
+    return None
 
 
 def find_spacy_version(
@@ -160,13 +194,43 @@ def appended(text: str, lines: Sequence[str]) -> str:
     return text + "".join(line + newline for line in lines)
 
 
-def _append(path: Path, lines: Sequence[str]) -> None:
+def _write_lines(path: Path, lines: Sequence[str], replaced: Mapping[Line, str]) -> None:
+    """Append ``lines`` and put each ``replaced`` line's new text in its place, in one write."""
     try:
         old = path.read_bytes().decode("utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:
         raise PipmodelsError(f"Cannot read {path}: {exc}.", "Check the file.") from None
+    text = old
+    for line, new in replaced.items():
+        if line.path.resolve() != path.resolve() or line.text not in text:
+            raise PipmodelsError(
+                f"{line.where} lists the model in another version: {redact_url(line.text)}.",
+                f"Change that line to: {redact_url(new)}",
+            )
+        text = text.replace(line.text, new, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, appended(old, lines))
-    console.info(f"Added to {path}:")
-    for line in lines:
-        console.info(f"  {line}")
+    atomic_write(path, appended(text, lines))
+    for line, new in replaced.items():
+        console.info(f"Changed in {path}: {redact_url(line.text)}")
+        console.info(f"  to {redact_url(new)}")
+    if lines:
+        console.info(f"Added to {path}:")
+    for added in lines:
+        console.info(f"  {added}")
+
+
+def restore(path: Path, before: bytes | None) -> None:
+    """Put ``path`` back as it was (``before``; None: it did not exist)."""
+    if before is None:
+        path.unlink(missing_ok=True)
+    else:
+        atomic_write(path, before.decode("utf-8"))
+
+
+def contents(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise PipmodelsError(f"Cannot read {path}: {exc}.", "Check the file.") from None

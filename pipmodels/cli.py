@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from pipmodels import __version__, config, console, fastpath
+from pipmodels import __version__, config, console, fastpath, lockfile
 from pipmodels.clioptions import options_for
 from pipmodels.errors import Interrupted, PipmodelsError
 from pipmodels.options import CommandLine, Options, resolve
@@ -100,7 +100,7 @@ def compile_command(**kwargs: Any) -> None:
     from pipmodels import workflow
 
     check = kwargs.pop("check")
-    with reported_errors(), Session.open(make_options(kwargs)) as session:
+    with reported_errors(), Session.open(lockfile.for_compile(make_options(kwargs))) as session:
         pins = workflow.download(session)
         if check:
             _exit_on_differences(workflow.check_compiled(session, pins))
@@ -120,7 +120,7 @@ def sync(**kwargs: Any) -> None:
       pipmodels sync -m requirements-models.txt requirements.in
     """
     check = kwargs.pop("check")
-    with reported_errors(), Session.open(make_options(kwargs)) as session:
+    with reported_errors(), Session.open(lockfile.for_sync(make_options(kwargs))) as session:
         if not check and fastpath.is_unchanged(session):
             session.cache.sweep_if_idle()
             console.info(fastpath.unchanged_message(session))
@@ -279,15 +279,24 @@ def add_command(
       pipmodels add en_core_web_sm
       pipmodels add en_core_web_sm de_core_news_md==3.8.0 --spacy-version 3.8.7
     """
-    from pipmodels import workflow
-    from pipmodels.add import AddSettings, add_models
+    from pipmodels import add, workflow
 
     with reported_errors():
         options = make_options(kwargs)
-        settings = AddSettings(options.sources, options.output_path, spacy_version)
-        lines = add_models(names, settings, os.environ)
+        settings = add.AddSettings(options.sources, options.output_path, spacy_version)
+        # A failed sync (a model answered 404) leaves the files as they were, byte for byte.
+        before = {path: add.contents(path) for path in (options.sources[0], options.output_path)}
+        lines = add.add_models(names, settings, os.environ)
         for line in lines:
             click.echo(line)
         if lines and not no_sync:
-            with Session.open(options) as session:
-                workflow.sync_and_remember(session)
+            try:
+                with Session.open(options) as session:
+                    workflow.sync_and_remember(session)
+            except BaseException as exc:
+                for path, content in before.items():
+                    add.restore(path, content)
+                if isinstance(exc, PipmodelsError) and not isinstance(exc, Interrupted):
+                    back = f"{options.sources[0]} is back as it was."
+                    raise PipmodelsError(exc.message, f"{exc.hint} {back}".strip()) from None
+                raise

@@ -8,17 +8,19 @@ placeholders live) and hashes only the cached file. Its output then gets plain
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, engines, locktext
+from pipmodels import console, engines, locktext, progress
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import write_or_explain
-from pipmodels.inputs import INDEX_OPTIONS, Inputs, Pin
+from pipmodels.inputs import INDEX_OPTIONS, PROJECT_FILES, Inputs, Pin
+from pipmodels.pyproject import project_name
 from pipmodels.reqfile import Line, RequirementsFile, split_option
 
 if TYPE_CHECKING:
@@ -48,6 +50,13 @@ def _current_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except OSError:
         return None
+
+
+def lock_digest(inputs: str, text: str) -> str:
+    """What the digest line records: the inputs' digest and requirements.txt's own text as
+    compiled (without the digest record), so that a line added by hand is a difference to
+    ``sync`` as it is to ``compile --check``."""
+    return hashlib.sha256(f"{inputs}\n{locktext.without_digest(text)}".encode()).hexdigest()
 
 
 def recorded_digest(output: Path) -> str | None:
@@ -86,22 +95,33 @@ def compile_requirements(
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
         command = engines.get(options.engine).compile_command(session, sources, output)
+        if not inputs.projects:  # the extras were a pyproject.toml's, read as requirements
+            command = dataclasses.replace(command, cmd=_without_extras(command.cmd))
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
-        session.ctx.run(
-            command.cmd,
-            env=command.env,
-            cwd=copy.path(Path.cwd()),
-            what=command.what,
-            hint="Fix the conflict or missing package shown above; requirements.txt was left as "
-            "it was.",
-        )
+        with progress.phase(command.what):
+            session.ctx.run(
+                command.cmd,
+                env=command.env,
+                cwd=copy.path(Path.cwd()),
+                what=command.what,
+                hint="Fix the conflict or missing package shown above; requirements.txt was "
+                "left as it was.",
+            )
         text = locktext.without_prefix(output.read_text(encoding="utf-8"), str(copy.root))
     text = locktext.with_paths_as_given(
         text, {str(project.absolute()): str(project) for project in inputs.projects}
     )
+    text = locktext.with_projects_named(
+        text,
+        {
+            copy.argument(source): f"{project_name(source)} ({source})"
+            for source in inputs.sources
+            if source.name in PROJECT_FILES
+        },
+    )
     text = _pin_models(text, pins, cache)
     text = _add_declared_indexes(text, session, options.header_command)
-    digest = inputs_digest(inputs, pins, options)
+    digest = lock_digest(inputs_digest(inputs, pins, options), text)
     text = locktext.add_digest(text, options.header_command, digest)
     if verify is not None:
         verify(text)
@@ -124,11 +144,17 @@ class _ScratchCopy:
 
     def path(self, real: Path) -> Path:
         absolute = Path(os.path.abspath(real))
+        if absolute.name in PROJECT_FILES:
+            # A pyproject.toml read as requirements is mirrored as a requirements file: by
+            # its name pip-compile would build it as a project.
+            absolute = absolute.with_name(f"{absolute.name}.txt")
         # Windows: C:\\x\\y becomes ROOT/C/x/y
         return self.root.joinpath(absolute.drive.rstrip(":"), *absolute.parts[1:])
 
     def argument(self, real: Path) -> str:
         # Relative paths stay relative so that pip-compile's "# via -r ..." names the user's files.
+        if real.name in PROJECT_FILES:
+            real = real.with_name(f"{real.name}.txt")
         return str(self.path(real)) if real.is_absolute() else str(real)
 
     def write(self, parsed: RequirementsFile, text: str) -> None:
@@ -155,6 +181,18 @@ def _rewrite(
         else:
             out.append(line.text)
     return "\n".join(out) + "\n"
+
+
+def _without_extras(cmd: list[str]) -> list[str]:
+    """``cmd`` without ``--extra NAME``: pip-compile refuses it when no input is a project."""
+    out: list[str] = []
+    words = iter(cmd)
+    for word in words:
+        if word == "--extra":
+            next(words, None)
+        elif not word.startswith("--extra="):
+            out.append(word)
+    return out
 
 
 def _spaced(marker: str) -> str:

@@ -82,7 +82,7 @@ def fill(models: Sequence[Model], session: Session, settings: Settings) -> list[
             pins[model] = entry
     if missing:
         console.info(f"Fetching {len(missing)} model(s) into {cache.root}")
-        with progress.meter(cache.state, "download-*", "downloaded"):
+        with progress.phase("download"), progress.meter(cache.state, "download-*", "downloaded"):
             pins.update(_download_all(missing, session, settings))
     result = [Pin(m, pins[m]) for m in models]
     _check_conflicts(result)
@@ -109,7 +109,7 @@ def _download_all(
         futures: dict[Future[Entry], Model] = {
             pool.submit(_fetch, model, session, web, settings): model for model in missing
         }
-        names = sorted({m.req.name for m in missing if m.req.name})
+        names = sorted({m.req.name for m in missing if m.req.name and _index_hears_of(m)})
         checks = [pool.submit(diagnose.namesake_warning, n, web, session.ctx) for n in names]
         try:
             done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
@@ -129,6 +129,19 @@ def _download_all(
             raise
         pool.shutdown(wait=True)
     return results
+
+
+def _index_hears_of(model: Model) -> bool:
+    """Whether the namesake check may ask the user's index about this model's name: a spaCy
+    pipeline name is public, and a model that pip downloads by name from the configured index
+    is asked about there anyway. A private name behind a URL or a find-links page, or on an
+    index of its own (-i), is not told to an index the user did not send it to."""
+    if spacy_model_name(model.req.name):
+        return True
+    if model.req.url is not None or find_links_only(model.options):
+        return False
+    flags = {split_option(o.text)[0] for o in model.options}
+    return not flags & {"-i", "--index-url", "--no-index"}
 
 
 def _warn_namesakes(checks: list[Future[str | None]]) -> None:

@@ -23,6 +23,7 @@ from pipmodels import console, http
 from pipmodels.credentials import Redactor
 from pipmodels.errors import PipmodelsError
 from pipmodels.githubapi import (
+    DEFAULT_API_URL,
     SHA256,
     ApiClient,
     ApiSettings,
@@ -98,7 +99,7 @@ def fetch_releases(
         return releases
     finally:
         cache.save(complete=complete)
-        _report_counts(client.counts)
+        _report_counts(client.counts, settings)
 
 
 def _walk(client: ApiClient, owner: str, repo: str) -> Releases:
@@ -223,10 +224,15 @@ def _report_walk(
         console.info(f"  left out the assets of {drafts} draft release(s)")
 
 
-def _report_counts(counts: Counts) -> None:
-    text = f"  {counts.sent} request(s) to GitHub"
+def _report_counts(counts: Counts, settings: ApiSettings) -> None:
+    where = "GitHub" if settings.api_url == DEFAULT_API_URL else settings.host
+    text = f"  {_plural(counts.sent, 'request')} to {where}"
     if counts.not_modified:
         text += f", {counts.not_modified} answered 304 Not Modified (no quota used)"
     if counts.remembered:
         text += f"; {counts.remembered} answer(s) known from the last run were not asked again"
     console.info(text)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from pipmodels import __version__, console
+from pipmodels import __version__, console, progress
 from pipmodels.credentials import Credential, Origin, Redactor, split_userinfo
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import is_archive_name, safe_filename
@@ -185,6 +185,7 @@ class Client:
             with self.send(url, stream=True, headers=IDENTITY, key=key) as response:
                 keyed = self.auth_for(url, key) is not None
                 _check_status(response.status_code, shown, where, keyed)
+                progress.expect(_announced_size(response.headers))
                 filename = archive_filename(url, response.headers, where=f"{where}: {shown}")
                 target = dest / filename
                 with target.open("xb") as stream:
@@ -221,6 +222,14 @@ def arriving(response: requests.Response) -> Iterator[bytes]:
             yield chunk
     else:  # pragma: no cover - urllib3 1
         yield from raw.stream(1 << 16, decode_content=False)
+
+
+def _announced_size(headers: Mapping[str, str]) -> int:
+    """The body's size as the server announces it; 0 when it does not, or cannot be read."""
+    try:
+        return int(headers.get("Content-Length") or 0)
+    except ValueError:
+        return 0
 
 
 @dataclass(frozen=True)

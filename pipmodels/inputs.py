@@ -95,6 +95,7 @@ class Pin:
 
 # Sources that pip-compile reads as a project (its dependencies), not as a requirements file.
 PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
+PYPROJECT = "pyproject.toml"
 
 
 @dataclass(frozen=True)
@@ -247,22 +248,46 @@ def refuse_keyed_references(files: Sequence[RequirementsFile], environ: Mapping[
                 )
 
 
-def gather(sources: list[Path], models_files: list[Path]) -> Inputs:
+def gather(
+    sources: list[Path],
+    models_files: list[Path],
+    *,
+    extras: Sequence[str] = (),
+    groups: Sequence[str] = (),
+) -> Inputs:
+    """Read the inputs. A pyproject.toml with static dependencies is read as a requirements
+    file (its dependencies, the ``extras`` and the dependency ``groups`` asked for), so that
+    its models go through the cache like requirements.in lines; other project files are left
+    to pip-compile to build."""
+    from pipmodels.pyproject import static_requirements
+
     for path in models_files:
         if not path.is_file():
             raise PipmodelsError(
                 f"The models file {path} does not exist.",
                 "Check the -m/--models path, or create the file.",
             )
-    projects = [s for s in sources if s.name in PROJECT_FILES]
-    for project in projects:
-        if not project.is_file():
-            raise PipmodelsError(f"{project} does not exist.", "Check the path.")
+    projects, trees = [], {}
+    for source in sources:
+        if source.name not in PROJECT_FILES:
+            continue
+        if not source.is_file():
+            raise PipmodelsError(f"{source} does not exist.", "Check the path.")
+        static = static_requirements(source, extras, groups) if source.name == PYPROJECT else None
+        if static is None:
+            projects.append(source)
+        else:
+            trees[source] = (static,)
+    if groups and not trees:
+        raise PipmodelsError(
+            "--group selects dependency groups of a pyproject.toml, and no input is one.",
+            "Name the pyproject.toml as an input: pipmodels sync pyproject.toml --group NAME.",
+        )
     files = [s for s in sources if s not in projects]
     return Inputs(
         tuple(files),
         tuple(models_files),
-        tuple(tuple(read_one_tree(f)) for f in files),
+        tuple(trees.get(f) or tuple(read_one_tree(f)) for f in files),
         tuple(tuple(read_one_tree(m)) for m in models_files),
         tuple(projects),
     )

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from pipmodels.context import Context
 
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+# The marker of an extra's requirement, as wheels write it: extra == "uv" (or 'uv').
+_EXTRA = re.compile(r"""\bextra\s*==\s*["']([^"']+)["']""")
 
 
 @dataclass(frozen=True)
@@ -86,21 +88,43 @@ def refuse_system_python(target: Target, allowed: bool) -> None:
 
 
 def closure(root: str, packages: Mapping[str, Installed]) -> dict[str, str]:
-    """``root`` and what it needs, as installed: {canonical name: version}."""
+    """``root``, the extras it was installed with, and what they need, as installed:
+    {canonical name: version}.
+
+    An installed distribution does not record which extras it was installed with; an extra
+    counts as installed when every distribution it names is (``pip install 'pipmodels[uv]'``
+    put uv there). Extras of what ``root`` needs are not followed: their packages are only
+    kept when something kept needs them.
+    """
     found: dict[str, str] = {}
     todo = [canonical_name(root)]
+    if todo[0] in packages:
+        todo += installed_extras_needs(packages[todo[0]].requires, packages)
     while todo:
         name = todo.pop()
         if name in found or name not in packages:
             continue
         found[name] = packages[name].version
         for requirement in packages[name].requires:
-            if "extra ==" in requirement:
+            if _EXTRA.search(requirement):
                 continue
             match = _REQUIREMENT_NAME.match(requirement)
             if match:
                 todo.append(canonical_name(match.group(1)))
     return found
+
+
+def installed_extras_needs(requires: Sequence[str], packages: Mapping[str, Installed]) -> list[str]:
+    """The distributions named by each extra in ``requires`` whose distributions are all
+    installed."""
+    extras: dict[str, list[str]] = {}
+    for requirement in requires:
+        extra, match = _EXTRA.search(requirement), _REQUIREMENT_NAME.match(requirement)
+        if extra and match:
+            extras.setdefault(extra.group(1), []).append(canonical_name(match.group(1)))
+    return [
+        name for names in extras.values() if all(n in packages for n in names) for name in names
+    ]
 
 
 def distribution_folders(folders: list[str]) -> list[str]:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 DIGEST_LINE = re.compile(r"^# pipmodels inputs digest: sha256:([0-9a-f]{64})$", re.M)
+DIGEST_RECORD = re.compile(r"^# pipmodels inputs digest: sha256:[0-9a-f]{64}\n#\n", re.M)
 # A requirement line's name, at the start of a line: what pip-sync will install.
 _PINNED_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(==|@|===)", re.M)
 
@@ -49,6 +50,19 @@ def add_digest(text: str, header_command: str, digest: str) -> str:
     if at and lines[at : at + 1] == ["#\n"]:  # pip-compile closes its header with "#"; uv not
         at += 1
     return "".join(lines[:at] + record + lines[at:])
+
+
+def without_digest(text: str) -> str:
+    """The text as the engine wrote it, without the digest record :func:`add_digest` put in."""
+    return DIGEST_RECORD.sub("", text, count=1)
+
+
+def with_projects_named(text: str, sources: Mapping[str, str]) -> str:
+    """``-r <scratch copy of pyproject.toml>`` as ``app (pyproject.toml)``: a pyproject.toml
+    read as requirements is named as the project it is."""
+    for argument, via in sources.items():
+        text = text.replace(f"-r {argument}", via)
+    return text
 
 
 def recorded_digest(text: str) -> str | None:

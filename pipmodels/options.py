@@ -34,6 +34,8 @@ class Options:
     engine: str = engines.DEFAULT  # what compiles and syncs; see pipmodels.engines
     # What the header names besides the fields above, so that it reproduces the lock
     header_args: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()  # a pyproject.toml's optional dependencies to include
+    groups: tuple[str, ...] = ()  # a pyproject.toml's dependency groups to include
 
     @property
     def output_path(self) -> Path:
@@ -92,6 +94,7 @@ class CommandLine:
     hashes: bool | None = None
     upgrade_packages: tuple[str, ...] = ()
     extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
     resolver: str | None = None
     pip_args: str | None = None
     dry_run: bool = False
@@ -144,6 +147,8 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
         mirror=given.mirror or _string(project.get("mirror")),
         engine=engine.name,
         header_args=_header_args(given, engine.name, configured),
+        extras=given.extras,
+        groups=given.groups,
     )
 
 
@@ -153,6 +158,8 @@ def _header_args(given: CommandLine, engine: str, configured: str) -> tuple[str,
     words = ["--engine", engine] if engine != configured else []
     for extra in given.extras:
         words += ["--extra", extra]
+    for group in given.groups:
+        words += ["--group", group]
     if given.resolver:
         words.append(f"--resolver={given.resolver}")
     if given.pip_args:

@@ -212,7 +212,7 @@ def publish(session: Session, target: UploadTarget, *, everything: bool = False)
     return what was (or, with --dry-run, would be) uploaded."""
     require_twine()
     ctx = session.ctx
-    ctx.redactor.add([v for v in (*target.env.values(), *(target.auth or ())) if v])
+    ctx.redactor.add(_secrets(target))
     if everything:
         entries = cached_entries(session.cache)
     else:
@@ -248,6 +248,19 @@ def _confirm(uploaded: Sequence[Entry], on_index: Mapping[str, Sequence[IndexFil
                 f"{entry.filename} was uploaded but the index does not list it with sha256 "
                 f"{entry.sha256} yet"
             )
+
+
+def _secrets(target: UploadTarget) -> list[str]:
+    """What to mask in twine's output: the password, and the user name only when it is the
+    secret itself (a token with no password). A plain user name such as devpi's ``team`` is
+    part of the index's URL, and masking it would hide which index failed."""
+    pairs = [(target.env.get("TWINE_USERNAME"), target.env.get("TWINE_PASSWORD"))]
+    if target.auth is not None:
+        pairs.append(target.auth)
+    found: list[str | None] = []
+    for username, password in pairs:
+        found += [password] if password else [username]
+    return [s for s in found if s]
 
 
 def _credentials(target: UploadTarget) -> list[Credential]:

@@ -70,7 +70,9 @@ class Session:
         sources = list(options.sources)
         if options.models_files and sources == [DEFAULT_SOURCE] and not DEFAULT_SOURCE.exists():
             sources = []  # `pipmodels download -m models.txt` needs no requirements.in
-        inputs = gather(sources, list(options.models_files))
+        inputs = gather(
+            sources, list(options.models_files), extras=options.extras, groups=options.groups
+        )
         env_file = options.env_file_path
         env_values = load_env_file(env_file) if env_file is not None else {}
         environ = child_environment(env_values)

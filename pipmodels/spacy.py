@@ -299,6 +299,8 @@ def check(metas: Sequence[ModelMeta], spacy: Version | None, output: str) -> lis
     """The models that do not fit ``spacy``; warns about what cannot be checked."""
     if spacy is None:
         for meta in metas:
+            if not meta.spacy_version.strip():
+                continue  # the model names no spaCy version: nothing to check against
             console.warn(
                 f"{meta.name} {meta.version} needs spaCy {meta.spacy_version}, but {output} "
                 "pins no spacy: add spacy to your inputs."

@@ -6,11 +6,12 @@ it runs, none of them carries a credential (see :mod:`pipmodels.context`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, engines, installed, locktext, pipoutput
+from pipmodels import console, engines, installed, locktext, pipoutput, progress
 from pipmodels.filenames import canonical_name
 from pipmodels.inputs import Pin
 from pipmodels.installed import Target
@@ -75,13 +76,14 @@ def _pip_sync(
         command = engine.sync_command(session, request, target, dry_run=dry_run)
         if not dry_run:
             console.info(f"Syncing {target.shown}")
-        result = session.ctx.run(
-            command.cmd,
-            env=command.env,
-            what=command.what,
-            hint="See the installer's message above; rerun with -v for all of it.",
-            ok=(0, *command.would_change),
-        )
+        with progress.phase(command.what) if not dry_run else contextlib.nullcontext():
+            result = session.ctx.run(
+                command.cmd,
+                env=command.env,
+                what=command.what,
+                hint="See the installer's message above; rerun with -v for all of it.",
+                ok=(0, *command.would_change),
+            )
     return engine.sync_report(result.output, dry_run=dry_run)
 
 

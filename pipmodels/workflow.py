@@ -11,8 +11,8 @@ import difflib
 import functools
 from collections.abc import Callable
 
-from pipmodels import console, fastpath, spacy
-from pipmodels.compile import compile_requirements, inputs_digest, recorded_digest
+from pipmodels import console, fastpath, lockfile, spacy
+from pipmodels.compile import compile_requirements, inputs_digest, lock_digest, recorded_digest
 from pipmodels.diagnose import placeholder_message
 from pipmodels.download import download
 from pipmodels.errors import PipmodelsError
@@ -54,13 +54,22 @@ def refuse_bare_model_names(session: Session, pins: list[Pin]) -> None:
 
 
 def is_compiled(session: Session, pins: list[Pin]) -> bool:
-    current = inputs_digest(session.inputs, pins, session.options)
-    return recorded_digest(session.options.output_path) == current
+    """Whether requirements.txt is what compiling its inputs wrote, unedited since."""
+    output = session.options.output_path
+    recorded = recorded_digest(output)
+    if recorded is None:
+        return False
+    current = lock_digest(
+        inputs_digest(session.inputs, pins, session.options), output.read_text(encoding="utf-8")
+    )
+    return recorded == current
 
 
 def check_compiled(session: Session, pins: list[Pin]) -> list[str]:
     """How requirements.txt differs from a fresh compile of its inputs; empty when current."""
     output = session.options.output_path
+    if lockfile.synced_as_is(session.options):
+        return []  # a compiled file given as the input: there is nothing to compile
     if not output.exists():
         return [f"{output} does not exist; run pipmodels compile to create it."]
     fresh = compile_(session, pins, write=False)
@@ -88,7 +97,11 @@ def sync_and_remember(session: Session) -> SyncReport:
     pins = download(session)
     target = target_of(session)
     text = None
-    if is_compiled(session, pins):
+    if lockfile.synced_as_is(options):
+        console.info(
+            f"Syncing {options.output_path} as it is, as pip-sync would: it is a compiled file"
+        )
+    elif is_compiled(session, pins):
         console.info(f"{options.output_path} is up to date with its inputs")
     elif options.dry_run:
         console.info(f"{options.output_path} would be compiled again; showing pip-sync for that")

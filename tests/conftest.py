@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -70,6 +71,7 @@ class CommandLineSpy:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
+            parents: dict[int, int] = {}
             for entry in os.scandir("/proc"):
                 if not entry.name.isdigit():
                     continue
@@ -82,7 +84,8 @@ class CommandLineSpy:
                 leaked = any(needle in raw for needle in self.needles)
                 if "pip" not in cmdline and not leaked:
                     continue
-                ours = _descends_from(int(entry.name), os.getpid())
+                # Another test's process (pytest -n, a shared machine) is not this run's.
+                ours = _descends_from(int(entry.name), os.getpid(), parents)
                 if "pip" in cmdline and ours:
                     self.seen += 1
                     self.commands.add(cmdline)
@@ -99,17 +102,31 @@ class CommandLineSpy:
         self._thread.join()
 
 
-def _descends_from(pid: int, ancestor: int) -> bool | None:
-    """Whether ``pid`` is ``ancestor`` or one of its descendants; None if it is gone."""
-    while pid > 1:
-        if pid == ancestor:
-            return True
+def _parent(pid: int, known: dict[int, int]) -> int | None:
+    """``pid``'s parent, read from /proc once per sample; None when it is gone."""
+    if pid not in known:
         try:
-            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stream:
+            with open(f"/proc/{pid}/stat", "rb") as stream:
                 stat = stream.read()
         except OSError:
             return None
-        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the command's name
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        known[pid] = int(stat[stat.rindex(b")") + 2 :].split()[1])
+    return known[pid]
+
+
+def _descends_from(pid: int, root: int, known: dict[int, int]) -> bool | None:
+    """Whether ``pid`` is ``root`` or one of its descendants; None when it is gone before
+    it could be asked (a leak seen on such a process still counts)."""
+    for _ in range(64):
+        if pid == root:
+            return True
+        parent = _parent(pid, known)
+        if parent is None:
+            return None
+        if parent <= 1:
+            return False
+        pid = parent
     return False
 
 
@@ -177,6 +194,34 @@ class Project:
             text=True,
             start_new_session=True,
         )
+
+    def on_a_terminal(self, *args: str) -> tuple[int, bytes]:
+        """``pipmodels ARGS`` with stderr on a pseudo-terminal: its exit code and what it
+        wrote there, escape codes and carriage returns included."""
+        import pty
+
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipmodels", *args],
+            cwd=self.root,
+            env={**os.environ, **self.env},
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+        )
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: the process ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        proc.wait(timeout=120)
+        os.close(leader)
+        return proc.returncode, seen
 
     def files_containing(self, needle: str, root: Path | None = None) -> list[Path]:
         """Files under ``root`` (default: the project) whose name or content holds ``needle``."""
@@ -284,7 +329,21 @@ def venv(tmp_path: Path) -> Venv:
 def pipmodels_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This checkout built as a wheel, to install into throwaway environments offline."""
     dest = tmp_path_factory.mktemp("pipmodels-wheel")
-    root = Path(__file__).resolve().parent.parent
+    # Built from a copy of the tree: a build writes build/ and *.egg-info beside the sources,
+    # which parallel workers (pytest -n) and the make test's editable install would share.
+    root = tmp_path_factory.mktemp("pipmodels-source")
+    source = Path(__file__).resolve().parent.parent
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        if (source / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, root / name)
     subprocess.run(
         [
             sys.executable,

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from tests.builders import build_wheel
 from tests.conftest import SECRET, Project, Venv
-from tests.servers import Response, Server
+from tests.servers import Request, Response, Server
 
 pytestmark = pytest.mark.slow
 
@@ -166,14 +167,33 @@ def test_a_waiting_run_says_for_whom(server: Server, project: Project, tmp_path:
     model = build_wheel(tmp_path / "big", "en_big", "1.0.0", payload=1_000_000)
     url = server.add_release_asset("acme/models", "v1", model)
     project.write("requirements.in", f"en_big @ {url}\n")
-    server.throttle = 0.05
+    # The first run holds the cache for as long as its download lasts: the server answers it
+    # only once the second run has said that it waits, however slowly either starts.
+    blob = next(path for path, name in server.archives.items() if name == model.name)
+    serve, asked, release = server.routes[blob], threading.Event(), threading.Event()
+
+    def held(request: Request) -> Response:
+        asked.set()
+        release.wait(120)
+        return serve(request)
+
+    server.routes[blob] = held
     first = project.start("download")
-    while server.bytes_of(model.name) == 0:
-        time.sleep(0.02)
+    assert asked.wait(120), "the first run never asked for the model"
     second = project.start("download")
+    guard = threading.Timer(120, release.set)  # a failing test ends instead of hanging
+    guard.start()
+    assert second.stderr is not None
+    told = []
+    for line in second.stderr:
+        told.append(line)
+        if "Waiting for pipmodels run" in line:
+            break
+    release.set()
+    guard.cancel()
     results = [p.communicate(timeout=120) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0]
-    assert f"Waiting for pipmodels run pid {first.pid}" in results[1][1]
+    assert f"Waiting for pipmodels run pid {first.pid}" in "".join(told) + results[1][1]
 
 
 def test_sync_says_what_it_removes_and_refuses_a_system_python(
