@@ -120,10 +120,10 @@ def index_files(name: str, ctx: Context, web: Client) -> list[str]:
     settings = pipconfig.url_settings(ctx.environ)
     index = (settings.get("index-url") or [DEFAULT_INDEX])[0]
     try:
-        with web.send(index.rstrip("/") + f"/{name}/", headers={"Accept": "text/html"}) as page:
-            if page.status_code != 200:
-                return []
-            text = page.text
+        page = web.fetch_page(index.rstrip("/") + f"/{name}/", headers={"Accept": "text/html"})
+        if page.status_code != 200:
+            return []
+        text = page.text
     except Exception:  # the check is advice; an unreachable index must not fail the run
         return []
     return [href.rsplit("/", 1)[-1] for href in _HREF.findall(text)]

@@ -46,6 +46,7 @@ class ApiSettings:
     retries: int = 4  # for 5xx answers and dropped connections
     backoff: float = 1.0  # seconds before the first retry; doubled each time
     timeout: float = 30.0
+    limits: http.Limits = field(default_factory=http.Limits)  # page size, time and count
 
     @property
     def host(self) -> str:
@@ -60,7 +61,12 @@ def settings_from_environment(
     token = next((environ[n] for n in TOKEN_VARIABLES if environ.get(n, "").strip()), None)
     if cache_dir is None:
         cache_dir = default_cache_dir(environ)
-    return ApiSettings(api_url=api_url, token=token and token.strip(), cache_dir=cache_dir)
+    return ApiSettings(
+        api_url=api_url,
+        token=token and token.strip(),
+        cache_dir=cache_dir,
+        limits=http.Limits.from_environment(environ),
+    )
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
@@ -175,7 +181,7 @@ class Client:
     def shown(self, url: str) -> str:
         return redact_url(url)
 
-    def _send(self, url: str, etag: str | None) -> requests.Response:
+    def _send(self, url: str, etag: str | None) -> http.Page:
         headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
@@ -187,7 +193,7 @@ class Client:
             headers["Authorization"] = f"Bearer {self.settings.token}"
         before = self.web.attempts
         try:
-            return self.web.send(url, headers=headers, retry_when=_secondary_limit_wait)
+            return self.web.fetch_page(url, headers=headers, retry_when=_secondary_limit_wait)
         except requests.RequestException as exc:
             raise PipmodelsError(
                 f"Cannot reach GitHub at {self.shown(url)}: {type(exc).__name__}.",
@@ -196,7 +202,7 @@ class Client:
         finally:
             self.counts.sent += self.web.attempts - before
 
-    def _json(self, response: requests.Response, url: str) -> Any:
+    def _json(self, response: http.Page, url: str) -> Any:
         try:
             return response.json()
         except ValueError:
@@ -242,7 +248,7 @@ def _secondary_limit(response: requests.Response) -> float | None:
     return None
 
 
-def _failure(response: requests.Response, shown: str, has_token: bool) -> PipmodelsError:
+def _failure(response: http.Page, shown: str, has_token: bool) -> PipmodelsError:
     status = response.status_code
     try:
         message = str(response.json().get("message", ""))

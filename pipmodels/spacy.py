@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import tarfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from pipmodels import console
-from pipmodels.credentials import redact_url
+from pipmodels import console, http
+from pipmodels.credentials import Redactor, redact_url
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name
 
@@ -59,13 +60,11 @@ class Table:
                 "compatibility.json.",
             )
         by_minor = {
-            str(minor): {
-                str(name): tuple(str(v) for v in versions)
-                for name, versions in models.items()
-                if isinstance(versions, list)
+            _table_minor(minor, shown): {
+                _table_name(name, minor, shown): _table_versions(versions, name, shown)
+                for name, versions in _table_object(models, f'"spacy"."{minor}"', shown).items()
             }
             for minor, models in spacy.items()
-            if isinstance(models, dict)
         }
         return cls(by_minor, f"spaCy's compatibility table at {shown}")
 
@@ -84,6 +83,64 @@ class Table:
 
     def minors_for(self, name: str) -> list[str]:
         return [minor for minor in self.by_minor if self.versions(minor, name)]
+
+
+# What the table's values must be before any of them reaches requirements.in or a URL: a
+# version is a PEP 440 version written without spaces, a name a PEP 508 project name.
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+_VERSION_TEXT = re.compile(r"[0-9A-Za-z.!+_-]+")
+
+
+def _table_error(shown: str, what: str) -> PipmodelsError:
+    return PipmodelsError(
+        f"{shown} is not a valid spaCy compatibility table: {what}. Nothing was written.",
+        f"Point {COMPATIBILITY_URL_VARIABLE} at a copy of spacy-models' compatibility.json, or "
+        "report the broken table.",
+    )
+
+
+def _table_object(value: Any, where: str, shown: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _table_error(shown, f"{where} is a {_kind(value)}, not an object")
+    return value
+
+
+def _table_minor(minor: str, shown: str) -> str:
+    if not _is_version_text(minor):
+        raise _table_error(shown, f"the key {minor[:40]!a} is not a spaCy version (3.8)")
+    return minor
+
+
+def _table_name(name: str, minor: str, shown: str) -> str:
+    if not _PROJECT_NAME.fullmatch(name):
+        raise _table_error(shown, f"{name[:40]!a} under spaCy {minor} is not a model name")
+    return name
+
+
+def _table_versions(versions: Any, name: str, shown: str) -> tuple[str, ...]:
+    if not isinstance(versions, list):
+        raise _table_error(shown, f"the versions of {name} are a {_kind(versions)}, not a list")
+    for version in versions:
+        if not _is_version_text(version):
+            shown_version = ascii(version)[:40] if isinstance(version, str) else _kind(version)
+            raise _table_error(shown, f"{shown_version} in the versions of {name} is not a version")
+    return tuple(versions)
+
+
+def _is_version_text(value: Any) -> bool:
+    if not isinstance(value, str) or not _VERSION_TEXT.fullmatch(value):
+        return False
+    try:
+        Version(value)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _kind(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def minor_of(version: Version) -> str:
@@ -157,34 +214,53 @@ def models_url(environ: Mapping[str, str]) -> str:
     return environ.get(MODELS_URL_VARIABLE) or MODELS_URL
 
 
-def fetch_table(url: str, *, timeout: float = TIMEOUT) -> Table:
-    """The table at ``url`` (http(s), ``file:`` or a path), or a PipmodelsError naming it."""
+def fetch_table(
+    url: str, *, timeout: float = TIMEOUT, environ: Mapping[str, str] | None = None
+) -> Table:
+    """The table at ``url`` (http(s), ``file:`` or a path), or a PipmodelsError naming it.
+
+    Over http(s) it comes through pipmodels' one HTTP door: retries, a user agent, and the
+    size, time and nesting limits of every page.
+    """
+    environ = os.environ if environ is None else environ
+    limits = http.Limits.from_environment(environ)
     shown = redact_url(url)
     if not re.match(r"^https?://", url):
         path = Path(url.removeprefix("file://"))
         try:
-            return Table.from_json(json.loads(path.read_text(encoding="utf-8")), url)
+            data = _read_local(path, limits)
+            return Table.from_json(http.parse_json(data, url, limits), url)
         except (OSError, ValueError) as exc:
             raise PipmodelsError(
                 f"Cannot read spaCy's compatibility table {shown}: {exc}.", "Check the path."
             ) from None
     import requests
 
-    console.debug(f"GET {shown}")
-    try:
-        response = requests.get(url, timeout=timeout)
-        response.raise_for_status()
-        return Table.from_json(response.json(), url)
-    except requests.exceptions.HTTPError as exc:
-        reason = f"HTTP {exc.response.status_code}" if exc.response is not None else "HTTP error"
-    except requests.exceptions.RequestException as exc:
-        reason = type(exc).__name__
-    except ValueError:
-        reason = "not JSON"
+    policy = http.Policy.from_environment(environ)
+    web = http.Client(replace(policy, connect_timeout=timeout, read_timeout=timeout), Redactor())
+    with web.session:
+        try:
+            page = web.fetch_page(url)
+            if page.status_code != 200:
+                reason = f"HTTP {page.status_code}"
+            else:
+                return Table.from_json(page.json(), url)
+        except requests.exceptions.RequestException as exc:
+            reason = type(exc).__name__
+        except ValueError:
+            reason = "not JSON"
     raise PipmodelsError(
         f"Cannot fetch spaCy's compatibility table from {shown} ({reason}).",
         f"Check the network, or set {COMPATIBILITY_URL_VARIABLE} to a reachable copy.",
     )
+
+
+def _read_local(path: Path, limits: http.Limits) -> bytes:
+    with path.open("rb") as stream:
+        data = stream.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise ValueError(f"larger than {limits.max_bytes >> 20} MB")
+    return data
 
 
 # -- meta.json inside a model archive ----------------------------------------------------------
