@@ -28,6 +28,7 @@ from pipmodels import console
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name, filename_problem
 from pipmodels.files import atomic_write, scratch_dir, sha256_of
+from pipmodels.pages import Link, render_page
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 STATE_DIR = ".pipmodels"
 MANIFEST = "manifest.json"
 PAGE = "index.html"
+PAGE_TITLE = "pipmodels cache"
+RUN_PAGE = "pipmodels-cache-links.html"  # in a run's private folder
 DEFAULT_DIRNAME = ".pipmodels-cache"
 STAGING_PREFIX = "download-"
 GITIGNORE = "# Created by pipmodels: the model cache stays out of git.\n*\n"
@@ -265,11 +268,46 @@ class Cache:
             self.write_page()
             return entry
 
-    def write_page(self) -> None:
-        from pipmodels.links import Link, render_page
+    # -- where things live, and the links pages made from the manifest ----------------------
 
+    def file(self, filename: str) -> Path:
+        """Where the cached archive ``filename`` (a name from the manifest) lives."""
+        return self.root / filename
+
+    def links(self, page_dir: Path | None = None) -> list[Link]:
+        """The verified archives as links with their sha256: relative to ``page_dir`` (a page
+        to publish), else absolute ``file:`` URLs (a page for this machine only)."""
+        entries = self.entries()
+        if page_dir is None:
+            return [Link(e.filename, self.file(e.filename).as_uri(), e.sha256) for e in entries]
+        real_root = self.root.resolve()
+        return [
+            Link(e.filename, _relative_href(real_root / e.filename, page_dir), e.sha256)
+            for e in entries
+        ]
+
+    def write_page(self) -> None:
+        """``index.html``, for people and for publishing; no child process reads it."""
         links = [Link(e.filename, quote(e.filename), e.sha256) for e in self.entries()]
-        atomic_write(self.page, render_page(links, "pipmodels cache"))
+        atomic_write(self.page, render_page(links, PAGE_TITLE))
+
+    def run_page(self, folder: Path) -> Path:
+        """The links page this run's pip, pip-compile, pip-sync or uv read, written from the
+        verified manifest into ``folder`` (the run's private folder).
+
+        Never ``index.html``: whoever can write the cache folder (a shared drive, a restored CI
+        cache) could add a link to an archive of theirs there, and it would be pinned with its
+        hash and installed. Each link carries the sha256 the manifest verified, which pip and
+        uv check again when they read the file.
+        """
+        page = folder / RUN_PAGE
+        atomic_write(page, render_page(self.links(), PAGE_TITLE))
+        return page
+
+
+def _relative_href(target: Path, page_dir: Path) -> str:
+    relative = Path(os.path.relpath(target, page_dir)).as_posix()
+    return quote(relative, safe="/+")
 
 
 def _plain(filename: object) -> bool:

@@ -75,9 +75,9 @@ def compile_requirements(
     """
     options, cache = session.options, session.cache
     output_file = options.output_path
-    cache.ensure_page()
     with session.ctx.scratch("compile-") as tmp:
         mirror = _Mirror(tmp)
+        page = cache.run_page(tmp)
         by_line = {pin.model.req.line: pin for pin in pins}
         for parsed in session.inputs.source_tree:
             mirror.write(parsed, _rewrite(parsed, by_line, session, models_file=False))
@@ -92,7 +92,7 @@ def compile_requirements(
         sources = [mirror.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
-        command = engines.compile_command(session, sources, output)
+        command = engines.compile_command(session, sources, output, page=page)
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
         session.ctx.run(
             command.cmd,

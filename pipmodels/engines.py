@@ -141,14 +141,17 @@ def uv_index_args(
     return args
 
 
-def compile_command(session: Session, sources: Sequence[str], output: Path) -> Command:
+def compile_command(
+    session: Session, sources: Sequence[str], output: Path, *, page: Path
+) -> Command:
+    """``page``: the cache's links page for this run (:meth:`Cache.run_page`)."""
     options, ctx = session.options, session.ctx
     if options.engine == UV:
         cmd = uv_pip_compile(
             find_uv(ctx.environ),
             sources,
             output,
-            find_links=session.cache.page,
+            find_links=page,
             hashes=options.hashes,
             header_command=options.header_command,
             python=sys.executable,
@@ -160,7 +163,7 @@ def compile_command(session: Session, sources: Sequence[str], output: Path) -> C
     cmd = piptools.pip_compile(
         sources,
         output,
-        find_links=session.cache.page,
+        find_links=page,
         hashes=options.hashes,
         extra_args=options.compile_args,
         verbose=ctx.verbose,
@@ -168,9 +171,11 @@ def compile_command(session: Session, sources: Sequence[str], output: Path) -> C
     return Command(cmd, "pip-compile", env={"CUSTOM_COMPILE_COMMAND": options.header_command})
 
 
-def sync_command(session: Session, request: Path, target: Target, *, dry_run: bool) -> Command:
+def sync_command(
+    session: Session, request: Path, target: Target, *, dry_run: bool, page: Path
+) -> Command:
     options, ctx = session.options, session.ctx
-    find_links = [str(session.cache.page), *session.find_links_pages()]
+    find_links = [str(page), *session.find_links_pages()]
     if options.engine == UV:
         cmd = uv_pip_sync(
             find_uv(ctx.environ),

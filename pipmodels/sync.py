@@ -72,11 +72,11 @@ def _pip_sync(
         text += "\n"
     text = _unhashed_models_from_cache(text, pins, cache)
     keep = _self_preservation(text, target)
-    cache.ensure_page()
     with session.ctx.scratch("sync-") as tmp:
         request = Path(tmp) / options.output_path.name
         request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
-        command = engines.sync_command(session, request, target, dry_run=dry_run)
+        page = cache.run_page(Path(tmp))
+        command = engines.sync_command(session, request, target, dry_run=dry_run, page=page)
         if not dry_run:
             console.info(f"Syncing {target.shown}")
         result = session.ctx.run(
