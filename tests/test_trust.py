@@ -6,17 +6,22 @@ Each test attacks a class, with its variants. Tests that run pip, pip-compile or
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.builders import build_wheel
 from tests.conftest import Project, Venv
-from tests.servers import Server
+from tests.servers import Server, StreamServer, drip, endless
 
 CACHE = ".pipmodels-cache"
+KEY = "trust-test-key-5d1e0b"
 
 
 def _model_world(server: Server, project: Project, tmp_path: Path, index: str) -> Path:
@@ -90,3 +95,172 @@ def test_a_restored_cache_with_a_tampered_archive_is_healed_never_installed(
     assert venv.run("import en_trust; print(en_trust.MARKER)") == "real"
     assert venv.freeze()["tinyspacy"] == "3.9.0"
     assert cached.read_bytes() == model.read_bytes()
+
+
+# -- every read from the network is bounded ----------------------------------------------------
+
+
+def _nested(depth: int = 200_000) -> Iterator[bytes]:
+    yield b"[" * depth + b"]" * depth
+
+
+Attack = tuple[Callable[[], Iterator[bytes]], dict[str, str], str]
+ATTACKS: dict[str, Attack] = {
+    # what the hostile host sends, the extra environment, and what the message must say
+    "endless": (lambda: endless(), {}, "larger than 32 MB"),
+    "drip": (lambda: drip(every=0.3), {"PIPMODELS_PAGE_SECONDS": "2"}, "pipmodels gave up on it"),
+    "nested-json": (lambda: _nested(), {}, "nested deeper than 64 levels"),
+}
+
+
+def _read_from(
+    where: str, hostile: StreamServer, server: Server, project: Project, tmp_path: Path
+) -> list[str]:
+    """The command that makes pipmodels read a page or JSON answer from ``hostile``."""
+    # Never on a command line: other tests on this machine sample every process's.
+    host = hostile.url.replace("http://", f"http://user:{KEY}@")
+    if where == "mirror":
+        model = build_wheel(tmp_path / "dist", "en_trust", "1.0.0")
+        server.add_file(f"/{model.name}", model.read_bytes())
+        project.write("requirements.in", f"en_trust @ {server.url}/{model.name}\n")
+        project.env["PIPMODELS_MIRROR"] = f"{host}/simple/"
+        return ["download"]
+    if where == "github":
+        project.env["GITHUB_API_URL"] = hostile.url
+        project.env["GITHUB_TOKEN"] = KEY
+        return ["links", "github:explosion/spacy-models"]
+    if where == "spacy":
+        project.env["PIPMODELS_SPACY_COMPATIBILITY_URL"] = f"{host}/compatibility.json"
+        return ["add", "en_core_web_sm", "--spacy-version", "3.8.0", "--no-sync"]
+    raise AssertionError(where)
+
+
+READERS = [  # a mirror's pages are HTML: nesting means nothing there
+    (where, attack)
+    for where in ("mirror", "github", "spacy")
+    for attack in sorted(ATTACKS)
+    if (where, attack) != ("mirror", "nested-json")
+]
+
+
+@pytest.mark.slow  # no pip, but each waits on a limit's clock
+@pytest.mark.parametrize(("where", "attack"), READERS)
+def test_every_page_and_json_answer_is_read_within_limits(
+    where: str, attack: str, server: Server, project: Project, tmp_path: Path
+) -> None:
+    body, env, said = ATTACKS[attack]
+    hostile = StreamServer(lambda _path: (200, {"Content-Type": "application/json"}, body()))
+    try:
+        project.env.update(env)
+        args = _read_from(where, hostile, server, project, tmp_path)
+        started = time.monotonic()
+        run = project.pipmodels(*args, check=False, timeout=120)
+        elapsed = time.monotonic() - started
+    finally:
+        hostile.close()
+    assert "Traceback" not in run.output
+    assert said in run.stderr, run.output
+    assert f"127.0.0.1:{hostile.httpd.server_port}" in run.stderr  # the host is named
+    assert KEY not in run.output
+    assert elapsed < 30, elapsed
+    if where == "mirror":  # a mirror that fails is a miss: the model comes from its origin
+        assert run.returncode == 0, run.output
+        assert list((project.root / CACHE).glob("en_trust-1.0.0-*.whl"))
+    else:
+        assert run.returncode == 1, run.output
+        assert not (project.root / "requirements.in").exists()
+
+
+def test_a_next_page_without_end_is_followed_only_so_far(project: Project) -> None:
+    def pages(path: str) -> tuple[int, dict[str, str], Iterator[bytes]]:
+        page = int(path.rsplit("page=", 1)[1]) if "page=" in path else 1
+        url = f"{hostile.url}/repos/explosion/spacy-models/releases?per_page=100&page={page + 1}"
+        return 200, {"Link": f'<{url}>; rel="next"'}, iter([b"[]"])
+
+    hostile = StreamServer(pages)
+    try:
+        project.env.update(GITHUB_API_URL=hostile.url, PIPMODELS_MAX_PAGES="25")
+        run = project.pipmodels("links", "github:explosion/spacy-models", check=False)
+    finally:
+        hostile.close()
+    assert run.returncode == 1
+    assert "Traceback" not in run.output
+    assert "after 25 pages" in run.stderr, run.output
+    assert f"127.0.0.1:{hostile.httpd.server_port}" in run.stderr
+    assert sum(hostile.requests.values()) == 25
+
+
+# -- values from the network ---------------------------------------------------------------------
+
+GOOD_TABLE = {"spacy": {"3.8": {"en_core_web_sm": ["3.8.0"]}}}
+BAD_TABLES = {
+    "newline-in-version": {
+        "spacy": {"3.8": {"en_core_web_sm": ["3.8.0\n--extra-index-url http://evil/\n-f x"]}}
+    },
+    "version-is-a-dict": {"spacy": {"3.8": {"en_core_web_sm": [{"v": "3.8.0"}]}}},
+    "version-is-null": {"spacy": {"3.8": {"en_core_web_sm": [None]}}},
+    "version-is-a-path": {"spacy": {"3.8": {"en_core_web_sm": ["../.."]}}},
+    "version-with-spaces": {"spacy": {"3.8": {"en_core_web_sm": [" 3.8.0 "]}}},
+    "version-is-a-number": {"spacy": {"3.8": {"en_core_web_sm": [3.8]}}},
+    "versions-are-a-string": {"spacy": {"3.8": {"en_core_web_sm": "3.8.0"}}},
+    "name-with-a-newline": {"spacy": {"3.8": {"en_core_web_sm\nevil==1": ["3.8.0"]}}},
+    "name-with-a-url": {"spacy": {"3.8": {"en_core_web_sm @ http://evil/x.whl": ["3.8.0"]}}},
+    "minor-is-not-a-version": {"spacy": {"3.8\n-f evil": {"en_core_web_sm": ["3.8.0"]}}},
+    "models-are-a-list": {"spacy": {"3.8": [["en_core_web_sm", "3.8.0"]]}},
+    "spacy-is-a-list": {"spacy": [GOOD_TABLE["spacy"]]},
+}
+
+
+@pytest.mark.parametrize("shape", sorted(BAD_TABLES))
+def test_a_compatibility_table_of_the_wrong_shape_never_reaches_requirements_in(
+    shape: str, server: Server, project: Project
+) -> None:
+    server.add_file("/compatibility.json", json.dumps(BAD_TABLES[shape]).encode())
+    project.env["PIPMODELS_SPACY_COMPATIBILITY_URL"] = f"{server.url}/compatibility.json"
+    project.write("requirements.in", "spacy==3.8.0\n")
+    run = project.pipmodels("add", "en_core_web_sm", "--no-sync", check=False)
+    assert run.returncode == 1, run.output
+    assert "Traceback" not in run.output
+    assert re.search(r"is not a (valid )?spaCy compatibility table", run.stderr), run.output
+    assert (project.root / "requirements.in").read_text() == "spacy==3.8.0\n"
+
+
+def test_the_documented_table_still_adds_its_model(server: Server, project: Project) -> None:
+    server.add_file("/compatibility.json", json.dumps(GOOD_TABLE).encode())
+    project.env["PIPMODELS_SPACY_COMPATIBILITY_URL"] = f"{server.url}/compatibility.json"
+    project.write("requirements.in", "spacy==3.8.0\n")
+    project.pipmodels("add", "en_core_web_sm", "--no-sync")
+    assert "en_core_web_sm-3.8.0-py3-none-any.whl" in (project.root / "requirements.in").read_text()
+
+
+HOSTILE_ASSETS = [
+    ("../../x-1.0-py3-none-any.whl", "https://example.com/x-1.0-py3-none-any.whl"),
+    ("sub/x-1.0-py3-none-any.whl", "https://example.com/x-1.0-py3-none-any.whl"),
+    ("..\\x-1.0-py3-none-any.whl", "https://example.com/x-1.0-py3-none-any.whl"),
+    ('x-1.0-py3-none-any.whl"><script>', "https://example.com/x-1.0-py3-none-any.whl"),
+    ("x-1.0-py3-none-any.whl\n", "https://example.com/x-1.0-py3-none-any.whl"),
+    ("x-2.0-py3-none-any.whl", "javascript:alert(1)//x-2.0-py3-none-any.whl"),
+    ("x-3.0-py3-none-any.whl", "JavaScript:alert(1)"),
+    ("x-4.0-py3-none-any.whl", "file:///etc/passwd"),
+    ("x-5.0-py3-none-any.whl", "data:text/html,<script>alert(1)</script>"),
+    ("x-6.0-py3-none-any.whl", "//evil.example/x-6.0-py3-none-any.whl"),
+    ("x-7.0-py3-none-any.whl", "https://example.com/x\n<script>.whl"),
+    ("x-8.0-py3-none-any.whl", "https://[bad/x-8.0-py3-none-any.whl"),
+]
+
+
+def test_release_assets_with_unsafe_names_or_urls_never_reach_the_page(project: Project) -> None:
+    good = ("en_core_web_sm-3.8.0-py3-none-any.whl", "https://example.com/en_core_web_sm.whl")
+    assets = [{"name": n, "browser_download_url": u} for n, u in [good, *HOSTILE_ASSETS]]
+    body = json.dumps([{"tag_name": "v1", "draft": False, "assets": assets}]).encode()
+    hostile = StreamServer(lambda _path: (200, {"Content-Type": "application/json"}, iter([body])))
+    try:
+        project.env["GITHUB_API_URL"] = hostile.url
+        run = project.pipmodels("links", "github:explosion/spacy-models", "--all-assets")
+    finally:
+        hostile.close()
+    links = [line for line in run.stdout.splitlines() if line.startswith("<a ")]
+    assert links == [f'<a href="{good[1]}">{good[0]}</a><br>'], run.stdout
+    assert run.stderr.count("left out the asset") == len(HOSTILE_ASSETS), run.stderr
+    for word in ("javascript", "JavaScript", "file:", "data:", "<script>", "../"):
+        assert word not in run.stdout
