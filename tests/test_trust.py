@@ -6,17 +6,20 @@ Each test attacks a class, with its variants. Tests that run pip, pip-compile or
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
+import tarfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.builders import build_wheel
+from tests.builders import build_sdist, build_wheel
 from tests.conftest import Project, Venv
 from tests.servers import Server, StreamServer, drip, endless
 
@@ -264,3 +267,108 @@ def test_release_assets_with_unsafe_names_or_urls_never_reach_the_page(project: 
     assert run.stderr.count("left out the asset") == len(HOSTILE_ASSETS), run.stderr
     for word in ("javascript", "JavaScript", "file:", "data:", "<script>", "../"):
         assert word not in run.stdout
+
+
+# -- archives that are not what they claim ------------------------------------------------------
+
+
+def _rezip(
+    wheel: Path,
+    *,
+    drop: tuple[str, ...] = (),
+    rename: tuple[str, str] | None = None,
+    add: dict[str, bytes] | None = None,
+) -> bytes:
+    """``wheel``'s bytes with members dropped (by suffix), a folder renamed, members added."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            if info.filename.endswith(drop) and drop:
+                continue
+            name = info.filename
+            if rename and name.startswith(rename[0]):
+                name = rename[1] + name[len(rename[0]) :]
+            dst.writestr(name, src.read(info))
+        for name, data in (add or {}).items():
+            dst.writestr(name, data)
+    return out.getvalue()
+
+
+def _tar_gz(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, data in members.items():
+            entry = tarfile.TarInfo(name)
+            entry.size = len(data)
+            archive.addfile(entry, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _impostor_archives(tmp_path: Path) -> dict[str, tuple[str, bytes, str]]:
+    """Variant -> (file name served, bytes, what the message must say)."""
+    wheel = build_wheel(tmp_path / "forms", "en_form", "1.0.0")
+    sdist = build_sdist(tmp_path / "forms", "en_form", "1.0.0")
+    whl, tgz = wheel.name, sdist.name
+    info = "en_form-1.0.0.dist-info/"
+    return {
+        "gzip-tarball-named-whl": (whl, sdist.read_bytes(), "is named .whl but is not a zip"),
+        "zip-named-tar-gz": (tgz, wheel.read_bytes(), "is named .tar.gz but is not a gzip"),
+        "html-named-whl": (whl, b"<html><body>Sign in</body></html>", "not a readable package"),
+        "two-dist-info-folders": (
+            whl,
+            _rezip(wheel, add={"other-2.0.dist-info/METADATA": b"Name: other\nVersion: 2.0\n"}),
+            "2 .dist-info folders",
+        ),
+        "dist-info-disagrees-with-name": (
+            whl,
+            _rezip(wheel, rename=(info, "en_form-9.0.dist-info/")),
+            "names en-form 9.0",
+        ),
+        "no-metadata": (whl, _rezip(wheel, drop=("METADATA",)), "no package metadata"),
+        "no-record": (whl, _rezip(wheel, drop=("RECORD",)), "lacks RECORD"),
+        "no-wheel-file": (whl, _rezip(wheel, drop=("/WHEEL",)), "lacks WHEEL"),
+        "sdist-without-pkg-info": (
+            tgz,
+            _tar_gz({"en_form-1.0.0/setup.py": b"from setuptools import setup\nsetup()\n"}),
+            "no package metadata",
+        ),
+        "truncated-wheel": (whl, wheel.read_bytes()[: wheel.stat().st_size // 2], "not a readable"),
+        "truncated-sdist": (tgz, sdist.read_bytes()[: sdist.stat().st_size // 2], "not a readable"),
+    }
+
+
+FORMS = [
+    "gzip-tarball-named-whl",
+    "zip-named-tar-gz",
+    "html-named-whl",
+    "two-dist-info-folders",
+    "dist-info-disagrees-with-name",
+    "no-metadata",
+    "no-record",
+    "no-wheel-file",
+    "sdist-without-pkg-info",
+    "truncated-wheel",
+    "truncated-sdist",
+]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_an_archive_that_is_not_what_it_claims_is_never_cached(
+    form: str, server: Server, project: Project, tmp_path: Path
+) -> None:
+    filename, data, said = _impostor_archives(tmp_path)[form]
+    server.add_file(f"/{filename}", data)
+    project.write("requirements.in", f"en_form @ {server.url}/{filename}\n")
+    run = project.pipmodels("download", check=False)
+    assert run.returncode == 1, run.output
+    assert "Traceback" not in run.output
+    assert said in run.stderr, run.stderr
+    assert filename in run.stderr  # the message names the file
+    assert "Nothing was added to the cache" in run.stderr
+    cache = project.root / CACHE
+    assert sorted(p.name for p in cache.iterdir()) == [".gitignore", ".pipmodels", "index.html"]
+    assert [p.name for p in (cache / ".pipmodels").iterdir() if p.name != "manifest.json"] == []
+    # The publisher fixes the file: the next run takes it, with nothing left over in the way.
+    good = build_sdist if filename.endswith(".tar.gz") else build_wheel
+    server.add_file(f"/{filename}", good(tmp_path / "fixed", "en_form", "1.0.0").read_bytes())
+    assert project.pipmodels("download").stdout == "en-form==1.0.0\n"
