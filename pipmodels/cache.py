@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from urllib.parse import quote
 from pipmodels import console
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name, filename_problem
-from pipmodels.files import atomic_write, scratch_dir, sha256_of
+from pipmodels.files import FolderLock, atomic_write, scratch_dir, sha256_of
 from pipmodels.pages import Link, render_page
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 STATE_DIR = ".pipmodels"
 MANIFEST = "manifest.json"
+LOCK = "lock"
 PAGE = "index.html"
 PAGE_TITLE = "pipmodels cache"
 RUN_PAGE = "pipmodels-cache-links.html"  # in a run's private folder
@@ -59,10 +61,13 @@ class Cache:
     def __init__(self, root: Path, lock_dir: Path | None = None) -> None:
         self.root = root.absolute()
         self.state = self.root / STATE_DIR
-        # The lock and the name of its holder change with every run: kept outside the folder
-        # users publish (see statedir), so that the folder changes only when its files do.
-        name = hashlib.sha256(str(self.root).encode()).hexdigest()[:24]
-        self.lock_path = (lock_dir or self.state) / f"{name}.lock"
+        # The lock is a file in the cache folder itself, so that every run on this folder finds
+        # it however the folder is spelt (../shared, a symlink, another HOME or state folder).
+        # It stays empty: the folder changes only when its files do. Who holds it changes with
+        # every run, so that is recorded in ``lock_dir``, this machine's records.
+        self.lock_path = self.state / LOCK
+        name = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:24]
+        self.owner_path = (lock_dir or self.state) / f"{name}.owner"
         # Downloads finish on worker threads; the manifest's read-modify-write must not interleave.
         self._manifest_lock = threading.Lock()
         self._verified: dict[tuple[str, int, int, int], bool] = {}
@@ -78,9 +83,10 @@ class Cache:
             gitignore = self.root / ".gitignore"
             if not gitignore.exists():
                 atomic_write(gitignore, GITIGNORE)
-            probe = self.state / f".probe-{os.getpid()}"
-            probe.write_text("")
-            probe.unlink()
+            # A name nobody can plant a link at beforehand, created with O_EXCL (mkstemp).
+            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=self.state)
+            os.close(fd)
+            os.unlink(probe)
         except OSError as exc:
             raise PipmodelsError(
                 f"Cannot use the cache folder {self.root}: {exc.strerror}.",
@@ -104,20 +110,22 @@ class Cache:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the cache for this run; concurrent runs (make -j, CI jobs) wait their turn."""
-        from filelock import FileLock, Timeout
-
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.lock_path))
-        owner = self.lock_path.with_suffix(".owner")
+        lock = FolderLock(self.lock_path)
         try:
-            lock.acquire(timeout=0.2)
-        except Timeout:
-            holder = _read(owner) or "another process"
-            console.info(f"Waiting for pipmodels run {holder} to finish with {self.root} ...")
-            lock.acquire()
+            if not lock.acquire(timeout=0.2):
+                holder = _read(self.owner_path) or "another process"
+                console.info(f"Waiting for pipmodels run {holder} to finish with {self.root} ...")
+                lock.acquire()
+        except OSError as exc:
+            raise PipmodelsError(
+                f"Cannot lock the cache folder {self.root} ({self.lock_path.name}): "
+                f"{exc.strerror}.",
+                "Make its .pipmodels folder writable, or choose another with --cache-dir.",
+            ) from None
         try:
             with contextlib.suppress(OSError):
-                owner.write_text(f"pid {os.getpid()}\n")
+                self.owner_path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.owner_path, f"pid {os.getpid()}\n")
             self.recover()
             self._refresh_stat_records()
             yield
@@ -154,11 +162,13 @@ class Cache:
         """Outside a run: remove a killed run's staging folders when no run holds the lock."""
         if not any(self.state.glob(STAGING_PREFIX + "*")):
             return
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self.lock_path))
-        with contextlib.suppress(Timeout, OSError), lock.acquire(timeout=0):
-            self.recover()
+        lock = FolderLock(self.lock_path)
+        with contextlib.suppress(OSError):
+            if lock.acquire(timeout=0):
+                try:
+                    self.recover()
+                finally:
+                    lock.release()
 
     def staging(self) -> contextlib.AbstractContextManager[Path]:
         return scratch_dir(self.state, STAGING_PREFIX)

@@ -214,6 +214,7 @@ BAD_TABLES = {
 }
 
 
+@pytest.mark.slow  # a pipmodels process per variant: kept out of the unit loop
 @pytest.mark.parametrize("shape", sorted(BAD_TABLES))
 def test_a_compatibility_table_of_the_wrong_shape_never_reaches_requirements_in(
     shape: str, server: Server, project: Project
@@ -352,6 +353,7 @@ FORMS = [
 ]
 
 
+@pytest.mark.slow  # a pipmodels process per variant: kept out of the unit loop
 @pytest.mark.parametrize("form", FORMS)
 def test_an_archive_that_is_not_what_it_claims_is_never_cached(
     form: str, server: Server, project: Project, tmp_path: Path
@@ -367,8 +369,82 @@ def test_an_archive_that_is_not_what_it_claims_is_never_cached(
     assert "Nothing was added to the cache" in run.stderr
     cache = project.root / CACHE
     assert sorted(p.name for p in cache.iterdir()) == [".gitignore", ".pipmodels", "index.html"]
-    assert [p.name for p in (cache / ".pipmodels").iterdir() if p.name != "manifest.json"] == []
+    assert sorted(p.name for p in (cache / ".pipmodels").iterdir()) in (
+        ["lock"],
+        ["lock", "manifest.json"],
+    )
     # The publisher fixes the file: the next run takes it, with nothing left over in the way.
     good = build_sdist if filename.endswith(".tar.gz") else build_wheel
     server.add_file(f"/{filename}", good(tmp_path / "fixed", "en_form", "1.0.0").read_bytes())
     assert project.pipmodels("download").stdout == "en-form==1.0.0\n"
+
+
+# -- the cache folder as an attack surface -----------------------------------------------------
+
+
+def test_links_planted_in_the_cache_never_write_through_to_their_targets(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    model = build_wheel(tmp_path / "dist", "en_trust", "1.0.0")
+    server.add_file(f"/{model.name}", model.read_bytes())
+    project.write("requirements.in", f"en_trust @ {server.url}/{model.name}\n")
+    victim = tmp_path / "victim" / "precious.txt"
+    victim.parent.mkdir()
+    victim.write_text("precious\n")
+    victim_dir = tmp_path / "victim" / "folder"
+    victim_dir.mkdir()
+    (victim_dir / "keep.txt").write_text("keep\n")
+    cache = project.root / CACHE
+    state = cache / ".pipmodels"
+    state.mkdir(parents=True)
+    planted = [
+        state / "lock",
+        state / "manifest.json",
+        *(state / f".manifest.json{suffix}" for suffix in (".tmp", ".0.tmp", ".new")),
+        *(state / f".probe-{pid}" for pid in range(os.getpid(), os.getpid() + 200)),
+        cache / "index.html",
+        cache / ".gitignore",
+        cache / model.name,
+    ]
+    for link in planted:
+        link.symlink_to(victim)
+    (state / "download-planted").symlink_to(victim_dir, target_is_directory=True)
+
+    for _ in range(2):  # the first run, and one over what it left
+        project.pipmodels("download")
+    assert victim.read_text() == "precious\n"
+    assert (victim_dir / "keep.txt").read_text() == "keep\n"
+    assert not (cache / model.name).is_symlink()
+    assert (cache / model.name).read_bytes() == model.read_bytes()
+    assert not (state / "lock").is_symlink()
+
+
+@pytest.mark.slow  # two real runs that overlap on a throttled server
+def test_two_runs_on_one_cache_spelt_two_ways_take_turns(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    model = build_wheel(tmp_path / "big", "en_big", "1.0.0", payload=3_000_000)
+    server.add_file(f"/{model.name}", model.read_bytes())
+    server.archives[f"/{model.name}"] = model.name
+    server.throttle = 0.05  # about 2.5 s for the whole file
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    alias = tmp_path / "alias"
+    alias.symlink_to(shared, target_is_directory=True)
+    other = Project(tmp_path / "other")
+    other.root.mkdir()
+    runs = []
+    for who, spelt in ((project, "../shared"), (other, str(alias))):
+        who.write("requirements.in", f"en_big @ {server.url}/{model.name}\n")
+        who.env["PIPMODELS_STATE_DIR"] = str(tmp_path / f"state-of-{who.root.name}")
+        who.env["PIPMODELS_CACHE_DIR"] = spelt
+    first = project.start("download")
+    while server.bytes_of(model.name) == 0:
+        time.sleep(0.02)
+    second = other.start("download")
+    runs = [p.communicate(timeout=120) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], runs
+    assert [out for out, _err in runs] == ["en-big==1.0.0\n"] * 2
+    assert "Waiting for pipmodels run" in runs[1][1]
+    assert server.bytes_of(model.name) == model.stat().st_size  # fetched once, by the first
+    assert (shared / model.name).read_bytes() == model.read_bytes()
