@@ -24,6 +24,7 @@ from pipmodels import pipconfig, statedir
 from pipmodels.credentials import env_var_names, user_netrc
 from pipmodels.files import atomic_write, sha256_of
 from pipmodels.installed import distribution_folders
+from pipmodels.reqfile import local_archive
 
 if TYPE_CHECKING:
     from pipmodels.installed import Target
@@ -52,6 +53,11 @@ def fingerprint(session: Session, search_path: list[str]) -> str:
             add(line.text)
             for name in env_var_names(line.text):
                 add("var", name, name in environ, keyed(environ.get(name)))
+        for line in parsed.requirement_lines:
+            # A local archive rebuilt under the same name is a new model: its size and times.
+            archive = local_archive(line)
+            if archive is not None:
+                add("local archive", str(archive), _stat_stamp(archive))
     for name in sorted(n for n in environ if n.startswith(("PIP_", "UV_")) or n == "NETRC"):
         add("pip setting", name, keyed(environ[name]))
     for path, content in pipconfig.digest_parts(environ):
@@ -121,6 +127,14 @@ def _salt(home: Path) -> bytes:
     atomic_write(path, salt.hex() + "\n")
     os.chmod(path, 0o600)
     return salt
+
+
+def _stat_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def _file_digest(path: Path) -> str | None:

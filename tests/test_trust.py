@@ -448,3 +448,30 @@ def test_two_runs_on_one_cache_spelt_two_ways_take_turns(
     assert "Waiting for pipmodels run" in runs[1][1]
     assert server.bytes_of(model.name) == model.stat().st_size  # fetched once, by the first
     assert (shared / model.name).read_bytes() == model.read_bytes()
+
+
+# -- the no-op fast path -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["file-url", "relative-path", "absolute-path"])
+def test_a_local_wheel_rebuilt_with_new_bytes_is_no_longer_up_to_date(
+    form: str, project: Project, venv: Venv
+) -> None:
+    wheels = project.root / "wheels"
+    wheel = build_wheel(wheels, "en_local", "1.0.0", marker="first")
+    line = {
+        "file-url": f"en_local @ {wheel.as_uri()}",
+        "relative-path": f"./wheels/{wheel.name}",
+        "absolute-path": str(wheel),
+    }[form]
+    project.write("requirements.in", line + "\n")
+    args = ["sync", "--python-executable", venv.python]
+    project.pipmodels(*args)
+    assert "Up to date" in project.pipmodels(*args).stderr  # the no-op, as before
+    rebuilt = build_wheel(wheels, "en_local", "1.0.0", marker="again")  # same name, new bytes
+    run = project.pipmodels(*args)
+    assert "Up to date" not in run.stderr, run.stderr
+    assert f"cached {wheel.name}" in run.stderr  # the new bytes went into the cache
+    assert (project.root / CACHE / wheel.name).read_bytes() == rebuilt.read_bytes()
+    assert "Up to date" in project.pipmodels(*args).stderr
