@@ -104,7 +104,7 @@ class Cache:
                 f"{self.root} holds other files ({', '.join(sorted(foreign)[:3])}) and is not a "
                 "pipmodels cache, so pipmodels will not write its index.html and .gitignore "
                 "there.",
-                "Choose an empty or new folder with --cache-dir (default: .pipmodels-cache).",
+                f"Choose an empty or new folder with --cache-dir (default: {DEFAULT_DIRNAME}).",
             )
 
     @contextlib.contextmanager
@@ -220,7 +220,7 @@ class Cache:
         fast path needs, without parsing a version."""
         result = []
         for filename, info in sorted(self._load()["files"].items()):
-            path = self.root / filename
+            path = self.file(filename)
             try:
                 stat = path.stat()
             except OSError:
@@ -260,7 +260,7 @@ class Cache:
         if problem is not None:  # every caller made it safe; a slip must not write elsewhere
             raise PipmodelsError(f"Refusing to cache a file as {entry.filename!r}: {problem}.")
         with self._manifest_lock:
-            target = self.root / entry.filename
+            target = self.file(entry.filename)
             os.replace(staged, target)
             stat = target.stat()
             data = self._load()

@@ -151,7 +151,7 @@ def _rewrite(
         pin = by_line.get(line)
         if pin is not None:
             req = pin.model.req
-            url = (session.cache.root / pin.entry.filename).as_uri()
+            url = session.cache.file(pin.entry.filename).as_uri()
             out.append(f"{pin.entry.name}{req.extras} @ {url}{_spaced(req.marker)}")
         elif models_file and line in option_lines:
             continue  # a models file's indexes and keys are for filling the cache only
@@ -168,7 +168,7 @@ def _spaced(marker: str) -> str:
 
 def _pin_models(text: str, pins: Sequence[Pin], cache: Cache) -> str:
     for pin in pins:
-        url = (cache.root / pin.entry.filename).as_uri()
+        url = cache.file(pin.entry.filename).as_uri()
         text = text.replace(f" @ {url}", f"=={pin.entry.version}")
     if cache.root.as_uri() in text:
         raise PipmodelsError(

@@ -99,7 +99,7 @@ def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) ->
     treats such a requirement as satisfied once it is installed, so it is not reinstalled.
     """
     for entry in {pin.entry for pin in pins}:
-        url = f"{(cache.root / entry.filename).as_uri()}#sha256={entry.sha256}"
+        url = f"{cache.file(entry.filename).as_uri()}#sha256={entry.sha256}"
         # Any spelling of the name, with extras and a marker: each one a pin pip could fill
         # from the index.
         name = "[-_.]+".join(re.escape(part) for part in entry.name.split("-"))
