@@ -180,7 +180,7 @@ class Cache:
         download, never a failed run."""
         try:
             data = json.loads((self.state / MANIFEST).read_text("utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: [[[[... nested
             data = None
         if not isinstance(data, dict):
             data = {}

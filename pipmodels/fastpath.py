@@ -86,7 +86,7 @@ def is_unchanged(session: Session) -> bool:
     try:
         recorded = json.loads(_record_path(session).read_text(encoding="utf-8"))
         expected, path = str(recorded["fingerprint"]), list(recorded["search_path"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return False
     if not all(isinstance(p, str) for p in path):
         return False

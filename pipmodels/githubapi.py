@@ -89,7 +89,7 @@ class ResponseCache:
         self._old: dict[str, dict[str, Any]] = {}
         self._new: dict[str, dict[str, Any]] = {}
         if path is not None:
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, RecursionError):
                 data = json.loads(path.read_text(encoding="utf-8"))
                 if isinstance(data, dict) and isinstance(data.get("responses"), dict):
                     self._old = data["responses"]

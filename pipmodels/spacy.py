@@ -310,7 +310,7 @@ def read_meta(path: Path, package: str) -> ModelMeta | None:
         return None
     try:
         meta = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         console.warn(f"{path.name}: its meta.json is not valid JSON; not checked against spaCy")
         return None
     if not isinstance(meta, dict) or not isinstance(meta.get("spacy_version"), str):

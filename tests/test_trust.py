@@ -475,3 +475,20 @@ def test_a_local_wheel_rebuilt_with_new_bytes_is_no_longer_up_to_date(
     assert f"cached {wheel.name}" in run.stderr  # the new bytes went into the cache
     assert (project.root / CACHE / wheel.name).read_bytes() == rebuilt.read_bytes()
     assert "Up to date" in project.pipmodels(*args).stderr
+
+
+def test_a_restored_manifest_nested_without_end_costs_a_download_not_a_traceback(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    model = build_wheel(tmp_path / "dist", "en_trust", "1.0.0")
+    server.add_file(f"/{model.name}", model.read_bytes())
+    project.write("requirements.in", f"en_trust @ {server.url}/{model.name}\n")
+    project.pipmodels("download")
+    manifest = project.root / CACHE / ".pipmodels" / "manifest.json"
+    manifest.write_text("[" * 200_000 + "]" * 200_000)
+    server.reset_counts()
+    run = project.pipmodels("download", check=False)
+    assert run.returncode == 0, run.output
+    assert "Traceback" not in run.output
+    assert server.requests[f"/{model.name}"] == 1
+    assert json.loads(manifest.read_text())["files"][model.name]["size"] == model.stat().st_size
