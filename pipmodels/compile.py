@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from pipmodels import console, engines
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import canonical_name
 from pipmodels.files import write_or_explain
 from pipmodels.inputs import INDEX_OPTIONS, Inputs, Pin
 from pipmodels.options import PIP_TOOLS
@@ -85,14 +86,18 @@ def compile_requirements(
             mirror.write(parsed, _rewrite(parsed, by_line, session, models_file=True))
         output = mirror.path(output_file)
         output.parent.mkdir(parents=True, exist_ok=True)
-        if output_file.is_file():
+        current = _current_text(output_file)
+        if current is not None:
             # pip-compile keeps the pins it finds in its output file, so hand it the current one
             output.write_bytes(output_file.read_bytes())
         inputs = session.inputs
         sources = [mirror.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
-        command = engines.compile_command(session, sources, output, page=page)
+        # ... but it would also keep a model's old hashes when the cached file has new bytes
+        # under the same version (a local wheel rebuilt): then it must hash afresh.
+        reuse = current is None or not _model_bytes_changed(current, pins)
+        command = engines.compile_command(session, sources, output, page=page, reuse_hashes=reuse)
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
         session.ctx.run(
             command.cmd,
@@ -113,6 +118,23 @@ def compile_requirements(
     if write and _current_text(output_file) != text:
         _write(output_file, text)  # unchanged content keeps its mtime, for make
     return text
+
+
+_PINNED = re.compile(
+    r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)[ \t]*\\?\n((?:[ \t]+--hash=\S+[ \t]*\\?\n)*)", re.M
+)
+
+
+def _model_bytes_changed(text: str, pins: Sequence[Pin]) -> bool:
+    """Whether ``text`` pins a model at its version with hashes that are not its cached file's."""
+    recorded = {
+        canonical_name(m.group(1)): (m.group(2), m.group(3)) for m in _PINNED.finditer(text)
+    }
+    for pin in pins:
+        version, hashes = recorded.get(pin.entry.name, (None, ""))
+        if version == str(pin.entry.version) and hashes and pin.entry.sha256 not in hashes:
+            return True
+    return False
 
 
 def _write(output: Path, text: str) -> None:

@@ -142,9 +142,15 @@ def uv_index_args(
 
 
 def compile_command(
-    session: Session, sources: Sequence[str], output: Path, *, page: Path
+    session: Session,
+    sources: Sequence[str],
+    output: Path,
+    *,
+    page: Path,
+    reuse_hashes: bool = True,
 ) -> Command:
-    """``page``: the cache's links page for this run (:meth:`Cache.run_page`)."""
+    """``page``: the cache's links page for this run (:meth:`Cache.run_page`).
+    ``reuse_hashes=False``: pip-compile hashes every file afresh (uv always does)."""
     options, ctx = session.options, session.ctx
     if options.engine == UV:
         cmd = uv_pip_compile(
@@ -165,7 +171,7 @@ def compile_command(
         output,
         find_links=page,
         hashes=options.hashes,
-        extra_args=options.compile_args,
+        extra_args=(*options.compile_args, *(() if reuse_hashes else ("--no-reuse-hashes",))),
         verbose=ctx.verbose,
     )
     return Command(cmd, "pip-compile", env={"CUSTOM_COMPILE_COMMAND": options.header_command})

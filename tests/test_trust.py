@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import build_sdist, build_wheel
+from tests.builders import build_sdist, build_wheel, sha256
 from tests.conftest import Project, Venv
 from tests.servers import Server, StreamServer, drip, endless
 
@@ -456,10 +456,12 @@ def test_two_runs_on_one_cache_spelt_two_ways_take_turns(
 @pytest.mark.slow
 @pytest.mark.parametrize("form", ["file-url", "relative-path", "absolute-path"])
 def test_a_local_wheel_rebuilt_with_new_bytes_is_no_longer_up_to_date(
-    form: str, project: Project, venv: Venv
+    form: str, project: Project, venv: Venv, tmp_path: Path
 ) -> None:
     wheels = project.root / "wheels"
     wheel = build_wheel(wheels, "en_local", "1.0.0", marker="first")
+    wheel_before = tmp_path / "before.whl"
+    shutil.copy(wheel, wheel_before)
     line = {
         "file-url": f"en_local @ {wheel.as_uri()}",
         "relative-path": f"./wheels/{wheel.name}",
@@ -474,6 +476,10 @@ def test_a_local_wheel_rebuilt_with_new_bytes_is_no_longer_up_to_date(
     assert "Up to date" not in run.stderr, run.stderr
     assert f"cached {wheel.name}" in run.stderr  # the new bytes went into the cache
     assert (project.root / CACHE / wheel.name).read_bytes() == rebuilt.read_bytes()
+    # ... and into the lock: pip-compile would have kept the old hash of en-local==1.0.0.
+    pinned = (project.root / "requirements.txt").read_text()
+    assert sha256(rebuilt) in pinned
+    assert sha256(wheel_before) not in pinned
     assert "Up to date" in project.pipmodels(*args).stderr
 
 
