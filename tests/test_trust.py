@@ -498,3 +498,36 @@ def test_a_restored_manifest_nested_without_end_costs_a_download_not_a_traceback
     assert "Traceback" not in run.output
     assert server.requests[f"/{model.name}"] == 1
     assert json.loads(manifest.read_text())["files"][model.name]["size"] == model.stat().st_size
+
+
+@pytest.mark.parametrize("depth", [65, 900, 100_000])
+def test_json_nested_past_the_limit_is_a_message_at_any_depth(depth: int) -> None:
+    from pipmodels import http
+    from pipmodels.errors import PipmodelsError
+
+    data = b"[" * depth + b"]" * depth
+    with pytest.raises(PipmodelsError) as error:
+        http.parse_json(data, f"https://user:{KEY}@host.example:8443/x.json", http.Limits())
+    assert error.value.message.startswith("host.example:8443 answered with JSON nested deeper")
+    assert KEY not in str(error.value)
+    assert http.parse_json(b"[" * 64 + b"]" * 64, "https://h/", http.Limits()) is not None
+
+
+def test_the_limits_come_from_one_place_and_the_environment() -> None:
+    from pipmodels import http
+
+    limits = http.Limits.from_environment(
+        {
+            "PIPMODELS_MAX_PAGE_BYTES": "1000",
+            "PIPMODELS_PAGE_SECONDS": "5",
+            "PIPMODELS_MAX_PAGES": "7",
+        }
+    )
+    assert (limits.max_bytes, limits.total_seconds, limits.stall_seconds, limits.max_pages) == (
+        1000,
+        5.0,
+        5.0,
+        7,
+    )
+    assert http.Policy.from_environment({}).limits == http.Limits()
+    assert http.Limits().max_bytes == 32 << 20
