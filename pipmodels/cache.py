@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ from urllib.parse import quote
 from pipmodels import console
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name, filename_problem
-from pipmodels.files import atomic_write, scratch_dir, sha256_of
+from pipmodels.files import FolderLock, atomic_write, scratch_dir, sha256_of
+from pipmodels.pages import Link, render_page
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -35,7 +37,10 @@ if TYPE_CHECKING:
 
 STATE_DIR = ".pipmodels"
 MANIFEST = "manifest.json"
+LOCK = "lock"
 PAGE = "index.html"
+PAGE_TITLE = "pipmodels cache"
+RUN_PAGE = "pipmodels-cache-links.html"  # in a run's private folder
 DEFAULT_DIRNAME = ".pipmodels-cache"
 STAGING_PREFIX = "download-"
 GITIGNORE = "# Created by pipmodels: the model cache stays out of git.\n*\n"
@@ -56,10 +61,13 @@ class Cache:
     def __init__(self, root: Path, lock_dir: Path | None = None) -> None:
         self.root = root.absolute()
         self.state = self.root / STATE_DIR
-        # The lock and the name of its holder change with every run: kept outside the folder
-        # users publish (see statedir), so that the folder changes only when its files do.
-        name = hashlib.sha256(str(self.root).encode()).hexdigest()[:24]
-        self.lock_path = (lock_dir or self.state) / f"{name}.lock"
+        # The lock is a file in the cache folder itself, so that every run on this folder finds
+        # it however the folder is spelt (../shared, a symlink, another HOME or state folder).
+        # It stays empty: the folder changes only when its files do. Who holds it changes with
+        # every run, so that is recorded in ``lock_dir``, this machine's records.
+        self.lock_path = self.state / LOCK
+        name = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:24]
+        self.owner_path = (lock_dir or self.state) / f"{name}.owner"
         # Downloads finish on worker threads; the manifest's read-modify-write must not interleave.
         self._manifest_lock = threading.Lock()
         self._verified: dict[tuple[str, int, int, int], bool] = {}
@@ -75,9 +83,10 @@ class Cache:
             gitignore = self.root / ".gitignore"
             if not gitignore.exists():
                 atomic_write(gitignore, GITIGNORE)
-            probe = self.state / f".probe-{os.getpid()}"
-            probe.write_text("")
-            probe.unlink()
+            # A name nobody can plant a link at beforehand, created with O_EXCL (mkstemp).
+            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=self.state)
+            os.close(fd)
+            os.unlink(probe)
         except OSError as exc:
             raise PipmodelsError(
                 f"Cannot use the cache folder {self.root}: {exc.strerror}.",
@@ -95,26 +104,28 @@ class Cache:
                 f"{self.root} holds other files ({', '.join(sorted(foreign)[:3])}) and is not a "
                 "pipmodels cache, so pipmodels will not write its index.html and .gitignore "
                 "there.",
-                "Choose an empty or new folder with --cache-dir (default: .pipmodels-cache).",
+                f"Choose an empty or new folder with --cache-dir (default: {DEFAULT_DIRNAME}).",
             )
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the cache for this run; concurrent runs (make -j, CI jobs) wait their turn."""
-        from filelock import FileLock, Timeout
-
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.lock_path))
-        owner = self.lock_path.with_suffix(".owner")
+        lock = FolderLock(self.lock_path)
         try:
-            lock.acquire(timeout=0.2)
-        except Timeout:
-            holder = _read(owner) or "another process"
-            console.info(f"Waiting for pipmodels run {holder} to finish with {self.root} ...")
-            lock.acquire()
+            if not lock.acquire(timeout=0.2):
+                holder = _read(self.owner_path) or "another process"
+                console.info(f"Waiting for pipmodels run {holder} to finish with {self.root} ...")
+                lock.acquire()
+        except OSError as exc:
+            raise PipmodelsError(
+                f"Cannot lock the cache folder {self.root} ({self.lock_path.name}): "
+                f"{exc.strerror}.",
+                "Make its .pipmodels folder writable, or choose another with --cache-dir.",
+            ) from None
         try:
             with contextlib.suppress(OSError):
-                owner.write_text(f"pid {os.getpid()}\n")
+                self.owner_path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.owner_path, f"pid {os.getpid()}\n")
             self.recover()
             self._refresh_stat_records()
             yield
@@ -151,11 +162,13 @@ class Cache:
         """Outside a run: remove a killed run's staging folders when no run holds the lock."""
         if not any(self.state.glob(STAGING_PREFIX + "*")):
             return
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self.lock_path))
-        with contextlib.suppress(Timeout, OSError), lock.acquire(timeout=0):
-            self.recover()
+        lock = FolderLock(self.lock_path)
+        with contextlib.suppress(OSError):
+            if lock.acquire(timeout=0):
+                try:
+                    self.recover()
+                finally:
+                    lock.release()
 
     def staging(self) -> contextlib.AbstractContextManager[Path]:
         return scratch_dir(self.state, STAGING_PREFIX)
@@ -167,7 +180,7 @@ class Cache:
         download, never a failed run."""
         try:
             data = json.loads((self.state / MANIFEST).read_text("utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: [[[[... nested
             data = None
         if not isinstance(data, dict):
             data = {}
@@ -207,7 +220,7 @@ class Cache:
         fast path needs, without parsing a version."""
         result = []
         for filename, info in sorted(self._load()["files"].items()):
-            path = self.root / filename
+            path = self.file(filename)
             try:
                 stat = path.stat()
             except OSError:
@@ -247,7 +260,7 @@ class Cache:
         if problem is not None:  # every caller made it safe; a slip must not write elsewhere
             raise PipmodelsError(f"Refusing to cache a file as {entry.filename!r}: {problem}.")
         with self._manifest_lock:
-            target = self.root / entry.filename
+            target = self.file(entry.filename)
             os.replace(staged, target)
             stat = target.stat()
             data = self._load()
@@ -265,11 +278,46 @@ class Cache:
             self.write_page()
             return entry
 
-    def write_page(self) -> None:
-        from pipmodels.links import Link, render_page
+    # -- where things live, and the links pages made from the manifest ----------------------
 
+    def file(self, filename: str) -> Path:
+        """Where the cached archive ``filename`` (a name from the manifest) lives."""
+        return self.root / filename
+
+    def links(self, page_dir: Path | None = None) -> list[Link]:
+        """The verified archives as links with their sha256: relative to ``page_dir`` (a page
+        to publish), else absolute ``file:`` URLs (a page for this machine only)."""
+        entries = self.entries()
+        if page_dir is None:
+            return [Link(e.filename, self.file(e.filename).as_uri(), e.sha256) for e in entries]
+        real_root = self.root.resolve()
+        return [
+            Link(e.filename, _relative_href(real_root / e.filename, page_dir), e.sha256)
+            for e in entries
+        ]
+
+    def write_page(self) -> None:
+        """``index.html``, for people and for publishing; no child process reads it."""
         links = [Link(e.filename, quote(e.filename), e.sha256) for e in self.entries()]
-        atomic_write(self.page, render_page(links, "pipmodels cache"))
+        atomic_write(self.page, render_page(links, PAGE_TITLE))
+
+    def run_page(self, folder: Path) -> Path:
+        """The links page this run's pip, pip-compile, pip-sync or uv read, written from the
+        verified manifest into ``folder`` (the run's private folder).
+
+        Never ``index.html``: whoever can write the cache folder (a shared drive, a restored CI
+        cache) could add a link to an archive of theirs there, and it would be pinned with its
+        hash and installed. Each link carries the sha256 the manifest verified, which pip and
+        uv check again when they read the file.
+        """
+        page = folder / RUN_PAGE
+        atomic_write(page, render_page(self.links(), PAGE_TITLE))
+        return page
+
+
+def _relative_href(target: Path, page_dir: Path) -> str:
+    relative = Path(os.path.relpath(target, page_dir)).as_posix()
+    return quote(relative, safe="/+")
 
 
 def _plain(filename: object) -> bool:

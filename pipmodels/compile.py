@@ -77,9 +77,9 @@ def compile_requirements(
     """
     options, cache = session.options, session.cache
     output_file = options.output_path
-    cache.ensure_page()
     with session.ctx.scratch("compile-") as tmp:
         copy = _ScratchCopy(tmp)
+        page = cache.run_page(tmp)
         by_line = {pin.model.req.line: pin for pin in pins}
         for parsed in session.inputs.source_tree:
             copy.write(parsed, _rewrite(parsed, by_line, session, models_file=False))
@@ -87,14 +87,19 @@ def compile_requirements(
             copy.write(parsed, _rewrite(parsed, by_line, session, models_file=True))
         output = copy.path(output_file)
         output.parent.mkdir(parents=True, exist_ok=True)
-        if output_file.is_file():
+        current = _current_text(output_file)
+        if current is not None:
             # pip-compile keeps the pins it finds in its output file, so hand it the current one
             output.write_bytes(output_file.read_bytes())
         inputs = session.inputs
         sources = [copy.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
-        command = engines.get(options.engine).compile_command(session, sources, output)
+        # ... but it would also keep a model's old hashes when the cached file has new bytes
+        # under the same version (a local wheel rebuilt): then it must hash afresh.
+        reuse = current is None or not _model_bytes_changed(current, pins)
+        engine = engines.get(options.engine)
+        command = engine.compile_command(session, sources, output, page=page, reuse_hashes=reuse)
         if not inputs.projects:  # the extras were a pyproject.toml's, read as requirements
             command = dataclasses.replace(command, cmd=_without_extras(command.cmd))
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
@@ -128,6 +133,16 @@ def compile_requirements(
     if write and _current_text(output_file) != text:
         _write(output_file, text)  # unchanged content keeps its mtime, for make
     return text
+
+
+def _model_bytes_changed(text: str, pins: Sequence[Pin]) -> bool:
+    """Whether ``text`` pins a model at its version with hashes that are not its cached file's."""
+    recorded = locktext.pins_with_hashes(text)
+    for pin in pins:
+        version, hashes = recorded.get(pin.entry.name, (None, ""))
+        if version == str(pin.entry.version) and hashes and pin.entry.sha256 not in hashes:
+            return True
+    return False
 
 
 def _write(output: Path, text: str) -> None:
@@ -172,7 +187,7 @@ def _rewrite(
         pin = by_line.get(line)
         if pin is not None:
             req = pin.model.req
-            url = (session.cache.root / pin.entry.filename).as_uri()
+            url = session.cache.file(pin.entry.filename).as_uri()
             out.append(f"{pin.entry.name}{req.extras} @ {url}{_spaced(req.marker)}")
         elif models_file and line in option_lines:
             continue  # a models file's indexes and keys are for filling the cache only
@@ -200,7 +215,7 @@ def _spaced(marker: str) -> str:
 
 
 def _pin_models(text: str, pins: Sequence[Pin], cache: Cache) -> str:
-    versions = {(cache.root / p.entry.filename).as_uri(): str(p.entry.version) for p in pins}
+    versions = {cache.file(p.entry.filename).as_uri(): str(p.entry.version) for p in pins}
     pinned = locktext.pin_references(text, versions, forbidden=cache.root.as_uri())
     if pinned is None:
         raise PipmodelsError(

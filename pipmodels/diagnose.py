@@ -119,10 +119,10 @@ def index_files(name: str, ctx: Context, web: Client) -> list[str]:
     configured = ctx.settings.get("index-url")
     index = configured[0].public if configured else DEFAULT_INDEX
     try:
-        with web.send(index.rstrip("/") + f"/{name}/", headers={"Accept": "text/html"}) as page:
-            if page.status_code != 200:
-                return []
-            text = page.text
+        page = web.fetch_page(index.rstrip("/") + f"/{name}/", headers={"Accept": "text/html"})
+        if page.status_code != 200:
+            return []
+        text = page.text
     except Exception:  # the check is advice; an unreachable index must not fail the run
         return []
     return [href.rsplit("/", 1)[-1] for href in _HREF.findall(text)]

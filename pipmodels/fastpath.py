@@ -24,6 +24,7 @@ from pipmodels import engines, pipconfig, statedir
 from pipmodels.credentials import env_var_names, user_netrc
 from pipmodels.files import atomic_write, sha256_of
 from pipmodels.installed import distribution_folders
+from pipmodels.reqfile import local_archive
 
 if TYPE_CHECKING:
     from pipmodels.installed import Target
@@ -52,6 +53,11 @@ def fingerprint(session: Session, search_path: list[str]) -> str:
             add(line.text)
             for name in env_var_names(line.text):
                 add("var", name, name in environ, keyed(environ.get(name)))
+        for line in parsed.requirement_lines:
+            # A local archive rebuilt under the same name is a new model: its size and times.
+            archive = local_archive(line)
+            if archive is not None:
+                add("local archive", str(archive), _stat_stamp(archive))
     prefixes = ("PIP_", *engines.settings_prefixes())  # pip download reads PIP_ with any engine
     for name in sorted(n for n in environ if n.startswith(prefixes) or n == "NETRC"):
         add("pip setting", name, keyed(environ[name]))
@@ -81,7 +87,7 @@ def is_unchanged(session: Session) -> bool:
     try:
         recorded = json.loads(_record_path(session).read_text(encoding="utf-8"))
         expected, path = str(recorded["fingerprint"]), list(recorded["search_path"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return False
     if not all(isinstance(p, str) for p in path):
         return False
@@ -122,6 +128,14 @@ def _salt(home: Path) -> bytes:
     atomic_write(path, salt.hex() + "\n")
     os.chmod(path, 0o600)
     return salt
+
+
+def _stat_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def _file_digest(path: Path) -> str | None:

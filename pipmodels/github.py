@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
 from pipmodels import console, http
 from pipmodels.credentials import Redactor
 from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import filename_problem
 from pipmodels.githubapi import (
     DEFAULT_API_URL,
     SHA256,
@@ -135,6 +136,7 @@ def _walk(client: ApiClient, owner: str, repo: str) -> Releases:
         for r in by_tag.values()
         if not r["draft"]  # a draft's assets download for its editors only
         for a in r["assets"]
+        if _usable_asset(a, r["tag"])
     )
     _report_walk(len(listed), capped, through_tags, no_release, drafts)
     return Releases(
@@ -149,6 +151,14 @@ def _all_pages(client: ApiClient, url: str, slim: Slim) -> tuple[list[Any], bool
     unchanged = True  # every page so far answered 304: the cut, if any, is where it was
     next_url: str | None = url
     while next_url and next_url not in seen:
+        if len(seen) >= client.settings.policy.limits.max_pages:
+            raise PipmodelsError(
+                f"{http.host_of(url)} kept naming a next page after "
+                f"{client.settings.policy.limits.max_pages} pages of one list; pipmodels stopped "
+                "following it.",
+                f"Check GITHUB_API_URL. If the list is that long on purpose, raise "
+                f"{http.ENV_MAX_PAGES}.",
+            )
         seen.add(next_url)
         record = client.cache.get(next_url)
         if items and unchanged and record is not None and record.get("cut"):
@@ -184,6 +194,34 @@ def _slim_release(body: Any) -> dict[str, Any]:
             if isinstance(a, dict) and a.get("name") and a.get("browser_download_url")
         ],
     }
+
+
+def _usable_asset(asset: dict[str, Any], tag: str) -> bool:
+    """Whether an asset may go on a links page: a plain file name and an http(s) download URL.
+
+    Checked after the response cache too, so that an answer kept by an older run, or a cache
+    file someone edited, is held to the same rule as a fresh one.
+    """
+    name, url = asset.get("name"), asset.get("url")
+    problem = filename_problem(name) if isinstance(name, str) else "it is not text"
+    if problem is None and not _download_url(url):
+        problem = "its download URL is not an http(s) URL"
+    if problem is None:
+        return True
+    console.warn(
+        f"left out the asset {ascii(str(name))[:60]} of release {ascii(tag)[:40]}: {problem}"
+    )
+    return False
+
+
+def _download_url(url: Any) -> bool:
+    if not isinstance(url, str) or any(c.isspace() or ord(c) < 32 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed [ in the host, a port that is not a number
+        return False
 
 
 def _slim_tags(body: Any) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ GitHub's ``304 Not Modified`` costs no rate-limit quota.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import time
@@ -61,7 +62,12 @@ def settings_from_environment(
     token = next((environ[n] for n in TOKEN_VARIABLES if environ.get(n, "").strip()), None)
     if cache_dir is None:
         cache_dir = default_cache_dir(environ)
-    return ApiSettings(api_url=api_url, token=token and token.strip(), cache_dir=cache_dir)
+    return ApiSettings(
+        api_url=api_url,
+        token=token and token.strip(),
+        cache_dir=cache_dir,
+        policy=dataclasses.replace(API_POLICY, limits=http.Limits.from_environment(environ)),
+    )
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
@@ -84,7 +90,7 @@ class ResponseCache:
         self._old: dict[str, dict[str, Any]] = {}
         self._new: dict[str, dict[str, Any]] = {}
         if path is not None:
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, RecursionError):
                 data = json.loads(path.read_text(encoding="utf-8"))
                 if isinstance(data, dict) and isinstance(data.get("responses"), dict):
                     self._old = data["responses"]
@@ -176,7 +182,7 @@ class ApiClient:
     def shown(self, url: str) -> str:
         return redact_url(url)
 
-    def _send(self, url: str, etag: str | None) -> requests.Response:
+    def _send(self, url: str, etag: str | None) -> http.Page:
         headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
@@ -190,7 +196,7 @@ class ApiClient:
             headers["Authorization"] = f"Bearer {self.settings.token}"
         before = self.web.attempts
         try:
-            return self.web.send(url, headers=headers, retry_when=_secondary_limit_wait)
+            return self.web.fetch_page(url, headers=headers, retry_when=_secondary_limit_wait)
         except requests.RequestException as exc:
             raise PipmodelsError(
                 f"Cannot reach GitHub at {self.shown(url)}: {type(exc).__name__}.",
@@ -199,7 +205,7 @@ class ApiClient:
         finally:
             self.counts.sent += self.web.attempts - before
 
-    def _json(self, response: requests.Response, url: str) -> Any:
+    def _json(self, response: http.Page, url: str) -> Any:
         try:
             return response.json()
         except ValueError:
@@ -245,7 +251,7 @@ def _secondary_limit(response: requests.Response) -> float | None:
     return None
 
 
-def _failure(response: requests.Response, shown: str, has_token: bool) -> PipmodelsError:
+def _failure(response: http.Page, shown: str, has_token: bool) -> PipmodelsError:
     status = response.status_code
     try:
         message = str(response.json().get("message", ""))

@@ -11,9 +11,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from pipmodels import __version__, console, progress
@@ -30,6 +30,41 @@ IDENTITY = {"Accept-Encoding": "identity"}
 cancelled = threading.Event()
 
 
+ENV_MAX_PAGE_BYTES = "PIPMODELS_MAX_PAGE_BYTES"
+ENV_PAGE_SECONDS = "PIPMODELS_PAGE_SECONDS"
+ENV_MAX_PAGES = "PIPMODELS_MAX_PAGES"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of a page or a JSON answer pipmodels reads before it gives up on a server.
+
+    Archives are streamed to disk with the stall limit of :class:`Policy`; pages and JSON are
+    read into memory, so a server that never stops, drips, or nests without end must not be
+    able to hold a run or fill its memory. The one place these numbers are set.
+    """
+
+    max_bytes: int = 32 << 20  # a page or a JSON answer (PyPI's largest simple pages: ~10 MB)
+    total_seconds: float = 120.0  # to read one page, however steadily it arrives
+    stall_seconds: float = 20.0  # a page slower than min_rate for this long is abandoned
+    min_rate: int = 1024  # bytes per second
+    max_pages: int = 1000  # pages of one paginated list (``Link: rel=next``)
+    max_depth: int = 64  # JSON nesting; real answers nest less than 10 deep
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Limits:
+        default = cls()
+        size = _number(environ.get(ENV_MAX_PAGE_BYTES))
+        seconds = _number(environ.get(ENV_PAGE_SECONDS))
+        pages = _number(environ.get(ENV_MAX_PAGES))
+        return cls(
+            max_bytes=int(size) if size else default.max_bytes,
+            total_seconds=seconds or default.total_seconds,
+            stall_seconds=min(seconds, default.stall_seconds) if seconds else default.stall_seconds,
+            max_pages=int(pages) if pages else default.max_pages,
+        )
+
+
 @dataclass(frozen=True)
 class Policy:
     connect_timeout: float = 15.0
@@ -38,6 +73,7 @@ class Policy:
     backoff: float = 0.5
     stall_seconds: float = 120.0  # a download slower than min_rate for this long is abandoned
     min_rate: int = 1024  # bytes per second
+    limits: Limits = field(default_factory=lambda: Limits())  # pages and JSON answers
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Policy:
@@ -51,6 +87,7 @@ class Policy:
             read_timeout=timeout or policy.read_timeout,
             retries=int(retries) if retries is not None else policy.retries,
             stall_seconds=stall or policy.stall_seconds,
+            limits=Limits.from_environment(environ),
         )
 
 
@@ -172,6 +209,33 @@ class Client:
             return f"the server answered HTTP {status}"
         return None
 
+    def fetch_page(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        retry_when: Callable[[requests.Response], float | None] | None = None,
+        follow_redirects: bool = True,
+    ) -> Page:
+        """A page or JSON answer, read whole but within the policy's :class:`Limits`."""
+        with self.send(
+            url,
+            headers=headers,
+            stream=True,
+            retry_when=retry_when,
+            follow_redirects=follow_redirects,
+        ) as response:
+            body = read_bounded(response, url, self.policy.limits)
+            return Page(
+                response.status_code,
+                response.headers,
+                body,
+                response.encoding,
+                response.is_redirect,
+                self.policy.limits,
+                url,
+            )
+
     def download(
         self, url: str, dest: Path, *, where: str, key: Credential | None = None
     ) -> Downloaded:
@@ -256,6 +320,133 @@ def _watched(chunks: Iterator[bytes], policy: Policy, shown: str, where: str) ->
                     "Try again later, or from a faster network.",
                 )
             window_start, window_bytes = time.monotonic(), 0
+
+
+def host_of(url: str) -> str:
+    """The host (and port) of ``url`` for a message: never its user-info."""
+    parts = urlsplit(url)
+    host = parts.hostname or "the server"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+class TooMuch(PipmodelsError):
+    """A server sent more, slower, or deeper than :class:`Limits` allows."""
+
+
+def read_bounded(response: requests.Response, url: str, limits: Limits) -> bytes:
+    """The decoded body of ``response``, or TooMuch past the size, time or stall limit."""
+    host = host_of(url)
+    declared = _number(response.headers.get("Content-Length"))
+    if declared is not None and declared > limits.max_bytes:
+        raise _too_large(host, limits)
+    body = bytearray()
+    start = window_start = time.monotonic()
+    window_bytes = 0
+    for chunk in _decoded_chunks(response):
+        if cancelled.is_set():
+            raise KeyboardInterrupt
+        body += chunk
+        window_bytes += len(chunk)
+        if len(body) > limits.max_bytes:
+            raise _too_large(host, limits)
+        now = time.monotonic()
+        if now - start > limits.total_seconds:
+            raise TooMuch(
+                f"{host} took longer than {limits.total_seconds:.0f}s to send one page; "
+                "pipmodels gave up on it.",
+                f"Try again later. {ENV_PAGE_SECONDS} sets the limit.",
+            )
+        if now - window_start >= limits.stall_seconds:
+            if window_bytes < limits.min_rate * (now - window_start):
+                raise TooMuch(
+                    f"{host} sent only {window_bytes} bytes of a page in "
+                    f"{now - window_start:.0f}s; pipmodels gave up on it.",
+                    "Try again later, or from a faster network.",
+                )
+            window_start, window_bytes = now, 0
+    return bytes(body)
+
+
+def _too_large(host: str, limits: Limits) -> TooMuch:
+    return TooMuch(
+        f"{host} sent a page or answer larger than {limits.max_bytes >> 20} MB; pipmodels "
+        "stopped reading it.",
+        f"Check the URL. If the page is that large on purpose, raise {ENV_MAX_PAGE_BYTES}.",
+    )
+
+
+def _decoded_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives, Content-Encoding undone, in small raw reads: a gzip bomb
+    inflates at most one small read at a time before the size limit sees it."""
+    import requests
+    import urllib3
+
+    raw = response.raw
+    try:
+        if hasattr(raw, "read1"):  # urllib3 2
+            while chunk := raw.read1(PAGE_CHUNK, decode_content=True):
+                yield chunk
+        else:  # pragma: no cover - urllib3 1
+            yield from raw.stream(PAGE_CHUNK, decode_content=True)
+    except urllib3.exceptions.HTTPError as exc:
+        # urllib3's own errors while reading the body, as requests would have wrapped them
+        raise requests.exceptions.ConnectionError(str(exc)) from None
+
+
+PAGE_CHUNK = 1 << 14
+
+
+def parse_json(data: bytes, url: str, limits: Limits) -> Any:
+    """``data`` as JSON (ValueError when it is not), refusing nesting deeper than the limit
+    with a message, never a RecursionError."""
+    import json
+
+    host = host_of(url)
+    too_deep = TooMuch(
+        f"{host} answered with JSON nested deeper than {limits.max_depth} levels, which no "
+        "real answer is; pipmodels refused it.",
+        "Check the URL: it must serve the JSON document pipmodels expects.",
+    )
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise too_deep from None
+    if _depth_exceeds(value, limits.max_depth):
+        raise too_deep
+    return value
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page read whole within the limits: what callers need of the answer."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    encoding: str | None
+    is_redirect: bool
+    limits: Limits
+    url: str
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding or "utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not JSON, TooMuch when it nests too deep."""
+        return parse_json(self.content, self.url, self.limits)
 
 
 def _check_status(status: int, shown: str, where: str, had_credentials: bool) -> None:

@@ -1,50 +1,38 @@
-"""Find-links pages: their format, and pages of a GitHub repository's release assets or of a
-local model cache.
-
-A page lists one ``<a>`` per archive, sorted, HTML-escaped, with ``#sha256=`` where the digest is
-known, which is all pip's find-links parser reads. The same input always gives the same bytes.
+"""``pipmodels links``: find-links pages of a GitHub repository's release assets or of a local
+model cache, in the format of :mod:`pipmodels.pages`.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import html
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from pipmodels import console
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import is_archive_name
 from pipmodels.files import write_or_explain
+from pipmodels.pages import Link, render_page
 
 if TYPE_CHECKING:
     from pipmodels import github
 
+__all__ = [  # Link and render_page live in pages.py; kept importable from here
+    "AssetFilter",
+    "Link",
+    "LinksOptions",
+    "build_page",
+    "cache_links",
+    "github_links",
+    "links",
+    "parse_patterns",
+    "render_page",
+    "write_page",
+]
+
 GITHUB_PREFIX = "github:"
-
-
-@dataclass(frozen=True)
-class Link:
-    filename: str
-    href: str  # without the fragment
-    sha256: str | None = None
-
-
-def render_page(links: Iterable[Link], title: str) -> str:
-    """The page: sorted by filename, then URL, so that the same links give the same bytes."""
-    rows = []
-    for link in sorted(links, key=lambda k: (k.filename, k.href)):
-        href = link.href + (f"#sha256={link.sha256}" if link.sha256 else "")
-        rows.append(f'<a href="{html.escape(href)}">{html.escape(link.filename)}</a><br>')
-    body = "\n".join(rows)
-    return (
-        f"<!DOCTYPE html>\n<html><head><title>{html.escape(title)}</title></head><body>\n"
-        f"{body}\n</body></html>\n"
-    )
 
 
 @dataclass(frozen=True)
@@ -111,17 +99,9 @@ def cache_links(root: Path, output: Path | None) -> list[Link]:
             "Fill it first with `pipmodels download --cache-dir`, or give the right folder.",
         )
     page_dir = (output.absolute().parent if output is not None else cache.root).resolve()
-    entries = cache.entries()
-    console.info(f"{len(entries)} archive(s) in {cache.root}")
-    return [
-        Link(e.filename, _relative_href(cache.root.resolve() / e.filename, page_dir), e.sha256)
-        for e in entries
-    ]
-
-
-def _relative_href(target: Path, page_dir: Path) -> str:
-    relative = Path(os.path.relpath(target, page_dir)).as_posix()
-    return quote(relative, safe="/+")
+    links = cache.links(page_dir)
+    console.info(f"{len(links)} archive(s) in {cache.root}")
+    return links
 
 
 def write_page(text: str, output: Path) -> None:

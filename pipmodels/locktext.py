@@ -70,6 +70,20 @@ def recorded_digest(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+# name==version and the --hash lines under it, as pip-compile writes them
+_PINNED_WITH_HASHES = re.compile(
+    r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)[ \t]*\\?\n((?:[ \t]+--hash=\S+[ \t]*\\?\n)*)", re.M
+)
+
+
+def pins_with_hashes(text: str) -> dict[str, tuple[str, str]]:
+    """Each ``name==version`` pin (by its normalised name): its version and its hash lines."""
+    return {
+        re.sub(r"[-_.]+", "-", m.group(1)).lower(): (m.group(2), m.group(3))
+        for m in _PINNED_WITH_HASHES.finditer(text)
+    }
+
+
 def pinned_names(text: str) -> list[str]:
     """The names of every requirement line, as written (``name==``, ``name @``)."""
     return [match.group(1) for match in _PINNED_NAME.finditer(text)]

@@ -227,7 +227,7 @@ def publish(session: Session, target: UploadTarget, *, everything: bool = False)
         )
         if not result.upload or session.options.dry_run:
             return result
-        files = [session.cache.root / e.filename for e in result.upload]
+        files = [session.cache.file(e.filename) for e in result.upload]
         ctx.run(
             upload_command(files, target, verbose=ctx.verbose),
             what="twine upload",

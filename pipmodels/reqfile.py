@@ -277,6 +277,22 @@ def _file_url(line: Line, location: str) -> str:
     return path.resolve().as_uri()
 
 
+def local_archive(line: Line) -> Path | None:
+    """The archive on this machine a requirement line names (``name @ file:///x.whl`` or a
+    path), without parsing the requirement: the no-op fast path stats it."""
+    text = _split_options(line.text)[0].split(";")[0].strip()
+    location = text.split(" @ ", 1)[1].strip() if " @ " in text else text
+    if " " in location:
+        return None
+    if location.startswith("file:"):
+        from urllib.request import url2pathname
+
+        return Path(url2pathname(urlsplit(location).path))
+    if URL_START.match(location) or not is_archive_name(location.split("#")[0]):
+        return None
+    return Path(unquote(urlsplit(_file_url(line, location.split("#")[0])).path))
+
+
 def _editable(line: Line) -> ReqLine:
     return ReqLine(line, line.text, "", None, None, "", "")
 

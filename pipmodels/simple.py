@@ -93,22 +93,22 @@ def get_page(web: http.Client, url: str) -> list[IndexFile] | None:
     current = url
     try:
         for _ in range(MAX_REDIRECTS):
-            with web.send(current, follow_redirects=False) as response:
-                location = response.headers.get("location")
-                if response.is_redirect and location:
-                    target = urljoin(strip_userinfo(current), location)
-                    if not _same_host(current, target):
-                        return None
-                    current = _with_userinfo_of(current, target)
-                    continue
-                if response.status_code in (404, 410):
+            response = web.fetch_page(current, follow_redirects=False)
+            location = response.headers.get("location")
+            if response.is_redirect and location:
+                target = urljoin(strip_userinfo(current), location)
+                if not _same_host(current, target):
                     return None
-                if response.status_code != 200:
-                    raise PipmodelsError(
-                        f"{web.shown(url)} answered HTTP {response.status_code}.",
-                        _auth_hint(response.status_code),
-                    )
-                return parse_page(response.text, strip_userinfo(current))
+                current = _with_userinfo_of(current, target)
+                continue
+            if response.status_code in (404, 410):
+                return None
+            if response.status_code != 200:
+                raise PipmodelsError(
+                    f"{web.shown(url)} answered HTTP {response.status_code}.",
+                    _auth_hint(response.status_code),
+                )
+            return parse_page(response.text, strip_userinfo(current))
     except requests.exceptions.RequestException as exc:
         raise PipmodelsError(
             f"Cannot read {web.shown(url)} ({type(exc).__name__}).",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import tarfile
 import zipfile
@@ -34,7 +35,6 @@ COMPATIBILITY_URL = (
 COMPATIBILITY_URL_VARIABLE = "PIPMODELS_SPACY_COMPATIBILITY_URL"
 MODELS_URL = "https://github.com/explosion/spacy-models/releases/download"
 MODELS_URL_VARIABLE = "PIPMODELS_SPACY_MODELS_URL"
-MAX_TABLE_BYTES = 10_000_000  # the real table is about 100 kB
 # requirements.txt as pip-compile writes it: "spacy==3.8.2 \" or "spacy==3.8.2" at a line start.
 
 
@@ -59,13 +59,11 @@ class Table:
                 "compatibility.json.",
             )
         by_minor = {
-            str(minor): {
-                str(name): tuple(str(v) for v in versions)
-                for name, versions in models.items()
-                if isinstance(versions, list)
+            _table_minor(minor, shown): {
+                _table_name(name, minor, shown): _table_versions(versions, name, shown)
+                for name, versions in _table_object(models, f'"spacy"."{minor}"', shown).items()
             }
             for minor, models in spacy.items()
-            if isinstance(models, dict)
         }
         return cls(by_minor, f"spaCy's compatibility table at {shown}")
 
@@ -84,6 +82,64 @@ class Table:
 
     def minors_for(self, name: str) -> list[str]:
         return [minor for minor in self.by_minor if self.versions(minor, name)]
+
+
+# What the table's values must be before any of them reaches requirements.in or a URL: a
+# version is a PEP 440 version written without spaces, a name a PEP 508 project name.
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+_VERSION_TEXT = re.compile(r"[0-9A-Za-z.!+_-]+")
+
+
+def _table_error(shown: str, what: str) -> PipmodelsError:
+    return PipmodelsError(
+        f"{shown} is not a valid spaCy compatibility table: {what}. Nothing was written.",
+        f"Point {COMPATIBILITY_URL_VARIABLE} at a copy of spacy-models' compatibility.json, or "
+        "report the broken table.",
+    )
+
+
+def _table_object(value: Any, where: str, shown: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _table_error(shown, f"{where} is a {_kind(value)}, not an object")
+    return value
+
+
+def _table_minor(minor: str, shown: str) -> str:
+    if not _is_version_text(minor):
+        raise _table_error(shown, f"the key {minor[:40]!a} is not a spaCy version (3.8)")
+    return minor
+
+
+def _table_name(name: str, minor: str, shown: str) -> str:
+    if not _PROJECT_NAME.fullmatch(name):
+        raise _table_error(shown, f"{name[:40]!a} under spaCy {minor} is not a model name")
+    return name
+
+
+def _table_versions(versions: Any, name: str, shown: str) -> tuple[str, ...]:
+    if not isinstance(versions, list):
+        raise _table_error(shown, f"the versions of {name} are a {_kind(versions)}, not a list")
+    for version in versions:
+        if not _is_version_text(version):
+            shown_version = ascii(version)[:40] if isinstance(version, str) else _kind(version)
+            raise _table_error(shown, f"{shown_version} in the versions of {name} is not a version")
+    return tuple(versions)
+
+
+def _is_version_text(value: Any) -> bool:
+    if not isinstance(value, str) or not _VERSION_TEXT.fullmatch(value):
+        return False
+    try:
+        Version(value)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _kind(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def minor_of(version: Version) -> str:
@@ -159,47 +215,47 @@ def models_url(environ: Mapping[str, str]) -> str:
 
 def fetch_table(url: str, environ: Mapping[str, str] | None = None) -> Table:
     """The table at ``url`` (http(s), ``file:`` or a path), or a PipmodelsError naming it.
-    Over HTTP through the one door: its timeouts and retries (pip's settings in ``environ``),
-    its user agent, and at most ``MAX_TABLE_BYTES``."""
+
+    Over http(s) it comes through pipmodels' one HTTP door: retries, a user agent, and the
+    size, time and nesting limits of every page.
+    """
+    environ = os.environ if environ is None else environ
+    limits = http.Limits.from_environment(environ)
     shown = redact_url(url)
     if not re.match(r"^https?://", url):
         path = Path(url.removeprefix("file://"))
         try:
-            return Table.from_json(json.loads(path.read_text(encoding="utf-8")), url)
+            data = _read_local(path, limits)
+            return Table.from_json(http.parse_json(data, url, limits), url)
         except (OSError, ValueError) as exc:
             raise PipmodelsError(
                 f"Cannot read spaCy's compatibility table {shown}: {exc}.", "Check the path."
             ) from None
-    web = http.Client(http.Policy.from_environment(environ or {}), Redactor())
-    try:
-        with web.send(url, stream=True) as response:
-            response.raise_for_status()
-            return Table.from_json(json.loads(_bounded(response, shown)), url)
-    except requests.exceptions.HTTPError as exc:
-        reason = f"HTTP {exc.response.status_code}" if exc.response is not None else "HTTP error"
-    except requests.exceptions.RequestException as exc:
-        reason = type(exc).__name__
-    except ValueError:
-        reason = "not JSON"
-    finally:
-        web.session.close()
+
+    web = http.Client(http.Policy.from_environment(environ), Redactor())
+    with web.session:
+        try:
+            page = web.fetch_page(url)
+            if page.status_code != 200:
+                reason = f"HTTP {page.status_code}"
+            else:
+                return Table.from_json(page.json(), url)
+        except requests.exceptions.RequestException as exc:
+            reason = type(exc).__name__
+        except ValueError:
+            reason = "not JSON"
     raise PipmodelsError(
         f"Cannot fetch spaCy's compatibility table from {shown} ({reason}).",
         f"Check the network, or set {COMPATIBILITY_URL_VARIABLE} to a reachable copy.",
     )
 
 
-def _bounded(response: requests.Response, shown: str) -> bytes:
-    body = bytearray()
-    for chunk in response.iter_content(64 * 1024):
-        body += chunk
-        if len(body) > MAX_TABLE_BYTES:
-            raise PipmodelsError(
-                f"spaCy's compatibility table at {shown} is larger than "
-                f"{MAX_TABLE_BYTES // 1_000_000} MB, which no real table is.",
-                f"Check the URL, or set {COMPATIBILITY_URL_VARIABLE} to a copy of the table.",
-            )
-    return bytes(body)
+def _read_local(path: Path, limits: http.Limits) -> bytes:
+    with path.open("rb") as stream:
+        data = stream.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise ValueError(f"larger than {limits.max_bytes >> 20} MB")
+    return data
 
 
 # -- meta.json inside a model archive ----------------------------------------------------------
@@ -249,7 +305,7 @@ def read_meta(path: Path, package: str) -> ModelMeta | None:
         return None
     try:
         meta = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         console.warn(f"{path.name}: its meta.json is not valid JSON; not checked against spaCy")
         return None
     if not isinstance(meta, dict) or not isinstance(meta.get("spacy_version"), str):

@@ -68,12 +68,12 @@ def _pip_sync(
         text += "\n"
     text = _unhashed_models_from_cache(session.child_requirements(text), pins, cache)
     keep = _self_preservation(text, target)
-    cache.ensure_page()
     with session.ctx.scratch("sync-") as tmp:
         request = Path(tmp) / options.output_path.name
         request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
+        page = cache.run_page(Path(tmp))
         engine = engines.get(options.engine)
-        command = engine.sync_command(session, request, target, dry_run=dry_run)
+        command = engine.sync_command(session, request, target, dry_run=dry_run, page=page)
         if not dry_run:
             console.info(f"Syncing {target.shown}")
         with progress.phase(command.what) if not dry_run else contextlib.nullcontext():
@@ -95,7 +95,7 @@ def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) ->
     treats such a requirement as satisfied once it is installed, so it is not reinstalled.
     """
     references = [
-        (e.name, str(e.version), f"{(cache.root / e.filename).as_uri()}#sha256={e.sha256}")
+        (e.name, str(e.version), f"{cache.file(e.filename).as_uri()}#sha256={e.sha256}")
         for e in {pin.entry for pin in pins}
     ]
     return locktext.pins_as_references(text, references)

@@ -34,7 +34,7 @@ def _spacy_check(session: Session, pins: list[Pin]) -> Callable[[str], None] | N
     """Refuse requirements.txt when a model's meta.json does not admit the spaCy it pins."""
     if not session.options.spacy_check:
         return None
-    archives = [(session.cache.root / pin.entry.filename, pin.entry.name) for pin in pins]
+    archives = [(session.cache.file(pin.entry.filename), pin.entry.name) for pin in pins]
     output = str(session.options.output_path)
     return functools.partial(
         spacy.check_compiled, archives=archives, output=output, environ=session.ctx.base_environ

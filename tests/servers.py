@@ -9,7 +9,7 @@ import html
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -228,3 +228,56 @@ def basic_auth(userinfo: str, body: bytes, content_type: str) -> Handler:
 
 def _fragment(archive: Path) -> str:
     return f"#sha256={hashlib.sha256(archive.read_bytes()).hexdigest()}"
+
+
+Answer = Callable[[str], "tuple[int, dict[str, str], Iterator[bytes]]"]
+
+
+class StreamServer(LocalHost):
+    """A hostile host: every GET gets ``answer(path)``'s status and headers, then its body as
+    the iterator yields it, with no Content-Length (the body ends when the connection does).
+    A body without end, one that drips a byte at a time, or JSON nested without end."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.requests: Counter[str] = Counter()
+        self.bytes_sent = 0
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self) -> None:
+                path = urlsplit(self.path).path
+                server.requests[path] += 1
+                status, headers, body = answer(self.path)
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for chunk in body:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        server.bytes_sent += len(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.serve(_Handler)
+
+
+def endless(block: bytes = b"<a href='x'>x</a>\n" * 4096) -> Iterator[bytes]:
+    """A body that never ends."""
+    while True:
+        yield block
+
+
+def drip(first: bytes = b"<html>", every: float = 0.5) -> Iterator[bytes]:
+    """A body that never ends, one byte every ``every`` seconds: each read succeeds in time."""
+    yield first
+    while True:
+        time.sleep(every)
+        yield b" "

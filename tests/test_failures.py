@@ -240,6 +240,7 @@ def test_interrupted_download_converges(
     assert names == [
         ".gitignore",
         ".pipmodels",
+        ".pipmodels/lock",  # empty; the lock lives in the cache so every path to it finds it
         ".pipmodels/manifest.json",
         "en_big-1.0.0-py3-none-any.whl",
         "index.html",

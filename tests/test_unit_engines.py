@@ -279,9 +279,13 @@ def test_a_machines_pip_conf_reaches_uv_as_pip_tools_reads_it(
     options = Options(sources=(source,), engine="uv", cache_dir=tmp_path / "cache")
     engine = registry.get("uv")
     with Session.open(options) as session:
-        compiled = engine.compile_command(session, [str(source)], tmp_path / "out.txt").cmd
+        page = tmp_path / "page.html"
+        out = tmp_path / "out.txt"
+        compiled = engine.compile_command(session, [str(source)], out, page=page).cmd
         target = Target(None, [], is_virtual=True, packages={})
-        synced = engine.sync_command(session, tmp_path / "r.txt", target, dry_run=False).cmd
+        synced = engine.sync_command(
+            session, tmp_path / "r.txt", target, dry_run=False, page=page
+        ).cmd
     for cmd in (compiled, synced):
         assert cmd[cmd.index("--index-url") + 1] == "https://main.example/simple/"
         assert cmd[cmd.index("--extra-index-url") + 1] == "https://company.example/simple/"

@@ -57,13 +57,22 @@ class Engine(Protocol):
     def header(self, command: str) -> Header:
         """The arguments or environment that make it write ``command`` in its header."""
 
-    def compile_command(self, session: Session, sources: Sequence[str], output: Path) -> Command:
-        """Compile ``sources`` into ``output`` against the cache's links page."""
+    def compile_command(
+        self,
+        session: Session,
+        sources: Sequence[str],
+        output: Path,
+        *,
+        page: Path,
+        reuse_hashes: bool = True,
+    ) -> Command:
+        """Compile ``sources`` into ``output`` against ``page``, the run's links page of the
+        cache (:meth:`Cache.run_page`); ``reuse_hashes=False``: hash every file afresh."""
 
     def sync_command(
-        self, session: Session, request: Path, target: Target, *, dry_run: bool
+        self, session: Session, request: Path, target: Target, *, dry_run: bool, page: Path
     ) -> Command:
-        """Sync ``target`` with the requirements file ``request``."""
+        """Sync ``target`` with the requirements file ``request``, from ``page``."""
 
     def sync_report(self, output: str, *, dry_run: bool) -> SyncReport:
         """What its sync installed and removed, read from what it printed."""

@@ -80,25 +80,33 @@ class PipTools:
     def header(self, command: str) -> Header:
         return Header(env={"CUSTOM_COMPILE_COMMAND": command})
 
-    def compile_command(self, session: Session, sources: Sequence[str], output: Path) -> Command:
+    def compile_command(
+        self,
+        session: Session,
+        sources: Sequence[str],
+        output: Path,
+        *,
+        page: Path,
+        reuse_hashes: bool = True,
+    ) -> Command:
         options = session.options
         cmd = pip_compile(
             sources,
             output,
-            find_links=session.cache.page,
+            find_links=page,
             hashes=options.hashes,
-            extra_args=options.compile_args,
+            extra_args=(*options.compile_args, *(() if reuse_hashes else ("--no-reuse-hashes",))),
             verbose=session.ctx.verbose,
         )
         return Command(cmd, "pip-compile", env=dict(self.header(options.header_command).env))
 
     def sync_command(
-        self, session: Session, request: Path, target: Target, *, dry_run: bool
+        self, session: Session, request: Path, target: Target, *, dry_run: bool, page: Path
     ) -> Command:
         options = session.options
         cmd = pip_sync(
             request,
-            find_links=[str(session.cache.page), *session.find_links_pages()],
+            find_links=[str(page), *session.find_links_pages()],
             python_executable=options.python_executable,
             extra_args=(*options.sync_args, *(("--dry-run",) if dry_run else ())),
             verbose=session.ctx.verbose,

@@ -164,13 +164,21 @@ class UvPip:
     def header(self, command: str) -> Header:
         return Header(args=("--custom-compile-command", command))
 
-    def compile_command(self, session: Session, sources: Sequence[str], output: Path) -> Command:
+    def compile_command(
+        self,
+        session: Session,
+        sources: Sequence[str],
+        output: Path,
+        *,
+        page: Path,
+        reuse_hashes: bool = True,  # uv hashes every file afresh anyway
+    ) -> Command:
         options, ctx = session.options, session.ctx
         cmd = uv_pip_compile(
             find_uv(ctx.environ),
             sources,
             output,
-            find_links=session.cache.page,
+            find_links=page,
             hashes=options.hashes,
             header_command=options.header_command,
             python=sys.executable,
@@ -181,13 +189,13 @@ class UvPip:
         return Command(cmd, "uv pip compile")
 
     def sync_command(
-        self, session: Session, request: Path, target: Target, *, dry_run: bool
+        self, session: Session, request: Path, target: Target, *, dry_run: bool, page: Path
     ) -> Command:
         options, ctx = session.options, session.ctx
         cmd = uv_pip_sync(
             find_uv(ctx.environ),
             request,
-            find_links=[str(session.cache.page), *session.find_links_pages()],
+            find_links=[str(page), *session.find_links_pages()],
             python=target.python or sys.executable,
             system=options.allow_system and not target.is_virtual,
             dry_run=dry_run,
