@@ -132,13 +132,19 @@ class Context:
         if self._gateway is None and self.credentials:
             # Imported here: the no-op fast path loads this module and never needs a server.
             from pipmodels.gateway import Gateway, upstream_settings
-            from pipmodels.http import Policy
+            from pipmodels.http import Limits, Policy
 
             policy = Policy.from_environment(self.base_environ)
             transport = pipconfig.settings(self.base_environ, pipconfig.TRANSPORT_SETTINGS)
             self._gateway = Gateway(
                 self.keys(),
-                upstream_settings(transport, (policy.connect_timeout, policy.read_timeout)),
+                upstream_settings(
+                    transport,
+                    (policy.connect_timeout, policy.read_timeout),
+                    stall_seconds=policy.stall_seconds,
+                    min_rate=policy.min_rate,
+                    limits=Limits.from_environment(self.base_environ),
+                ),
             )
             self.redactor.aliases.update(self._gateway.aliases())
         return self._gateway

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
@@ -35,13 +35,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 from pipmodels import __version__, console
 from pipmodels.credentials import Credential, Origin, strip_userinfo
 from pipmodels.filenames import is_archive_name
-from pipmodels.http import arriving
+from pipmodels.http import Limits, arriving
 
 if TYPE_CHECKING:
     import requests
 
-PAGE_LIMIT = 32 << 20  # bytes of one index or find-links page, as read for rewriting
-PAGE_SECONDS = 300.0  # for one page, however slowly it comes
+PAGE_LIMIT = Limits().max_bytes  # of one page, by default; ``Upstream.limits`` rules
 POOL_SIZE = 16  # connections kept per origin: uv asks for many pages at once
 PAGE_TYPES = ("text/html", "application/vnd.pypi.simple", "application/json")
 # What a child's request may carry on, and what an origin's answer may carry back.
@@ -67,6 +66,12 @@ class Upstream:
     proxy: str | None = None
     trusted_hosts: tuple[str, ...] = ()
     timeout: tuple[float, float] = (15.0, 30.0)
+    # An archive slower than min_rate bytes a second for stall_seconds is cut, as pipmodels'
+    # own downloads are (pip's and uv's read timeouts never fire on a drip); a page is read
+    # within the limits of every page pipmodels reads.
+    stall_seconds: float = 120.0
+    min_rate: int = 1024
+    limits: Limits = field(default_factory=Limits)
 
     def verify_for(self, origin: Origin) -> bool | str:
         trusted = {origin.host, f"{origin.host}:{origin.port}"} & set(self.trusted_hosts)
@@ -88,7 +93,7 @@ class Gateway:
         self.problems: dict[Origin, str] = {}  # pages cut short, and why
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self.host = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(
@@ -108,8 +113,10 @@ class Gateway:
         return f"{self.host}/{token}" if token else None
 
     def aliases(self) -> dict[str, str]:
-        """Each route's address and the origin it stands for, to show users the origin."""
-        return {f"{self.host}/{t}": str(cred.origin) for t, cred in self._routes.items()}
+        """Each route's address (whole, then its path alone, as pip's retry warnings show it)
+        and the origin it stands for, to show users the origin."""
+        whole = {f"{self.host}/{t}": str(cred.origin) for t, cred in self._routes.items()}
+        return {**whole, **{f"/{t}": str(cred.origin) for t, cred in self._routes.items()}}
 
     def child_url(self, public: str) -> str:
         """``public`` as a child must fetch it: through the gateway when its origin has a key."""
@@ -198,6 +205,13 @@ def _origin_pattern(origin: Origin, *, escaped: bool = False) -> re.Pattern[byte
     return re.compile(pattern.encode(), re.IGNORECASE)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Never socketserver's traceback on stderr, past the redactor: a line at -v.
+        kind = sys.exc_info()[0]
+        console.debug(f"gateway: {kind.__name__ if kind else 'error'} while answering")
+
+
 def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "pipmodels-gateway"
@@ -231,8 +245,11 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                     timeout=gateway.upstream.timeout,
                     verify=gateway.upstream.verify_for(cred.origin),
                 )
-            except requests.RequestException as exc:
+            except (requests.RequestException, ValueError) as exc:
+                # ValueError: a key that cannot go in a header (not latin-1), among others.
                 console.debug(f"gateway: {cred.origin}: {type(exc).__name__}")
+                if not isinstance(exc, requests.RequestException):
+                    gateway.problems[cred.origin] = f"the key for {cred.origin} cannot be sent"
                 self.send_error(502, f"{cred.origin} could not be reached")
                 return
             with contextlib.closing(answer):
@@ -263,7 +280,7 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 rewrite = functools.partial(gateway.rewrite, origin=origin)
                 try:
-                    for piece in _rewritten(answer, rewrite):
+                    for piece in _rewritten(answer, rewrite, gateway.upstream):
                         if piece:
                             self.wfile.write(b"%X\r\n%s\r\n" % (len(piece), piece))
                     self.wfile.write(b"0\r\n\r\n")
@@ -278,9 +295,15 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", answer.headers["Content-Length"])
             self.end_headers()
             if body:
-                with contextlib.suppress(OSError):
-                    for chunk in arriving(answer):
+                try:
+                    up = gateway.upstream
+                    chunks = _unstalled(arriving(answer), answer.url, up.stall_seconds, up.min_rate)
+                    for chunk in chunks:
                         self.wfile.write(chunk)
+                except _Unbounded as cut:
+                    gateway.problems[origin] = str(cut)  # the child sees a short body
+                except OSError:
+                    pass
 
         def log_message(self, format: str, *args: object) -> None:
             console.debug("gateway: " + format % args)
@@ -289,25 +312,43 @@ def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
 
 
 class _Unbounded(Exception):
-    """A page over :data:`PAGE_LIMIT` bytes or :data:`PAGE_SECONDS` seconds."""
+    """An answer past its limits: too big, too slow, or stalled."""
 
 
 def _names_archive(url: str) -> bool:
     return is_archive_name(unquote(urlsplit(url).path.rsplit("/", 1)[-1]))
 
 
-def _rewritten(answer: requests.Response, rewrite: Callable[[bytes], bytes]) -> Iterator[bytes]:
+def _unstalled(
+    chunks: Iterator[bytes], url: str, stall_seconds: float, min_rate: int
+) -> Iterator[bytes]:
+    """``chunks``, cut (:class:`_Unbounded`) when they come slower than the stall rule."""
+    window_start, window_bytes = time.monotonic(), 0
+    for chunk in chunks:
+        yield chunk
+        window_bytes += len(chunk)
+        elapsed = time.monotonic() - window_start
+        if elapsed >= stall_seconds:
+            if window_bytes < min_rate * elapsed:
+                raise _Unbounded(f"{url} sent only {window_bytes} bytes in {elapsed:.0f} s")
+            window_start, window_bytes = time.monotonic(), 0
+
+
+def _rewritten(
+    answer: requests.Response, rewrite: Callable[[bytes], bytes], upstream: Upstream
+) -> Iterator[bytes]:
     """The page's bytes, decoded (a page may come gzipped) and rewritten piece by piece: each
     piece ends at a ``>``, a newline or a ``}``, which no link spans. Linear in the page's
     size. Past the limits, :class:`_Unbounded` is raised."""
     pending: list[bytes] = []
     total, started = 0, time.monotonic()
-    for chunk in _decoded(answer):
+    limits = upstream.limits
+    for chunk in _unstalled(_decoded(answer), answer.url, limits.stall_seconds, limits.min_rate):
         total += len(chunk)
-        if total > PAGE_LIMIT:
-            raise _Unbounded(f"a page at {answer.url} is over {PAGE_LIMIT >> 20} MB")
-        if time.monotonic() - started > PAGE_SECONDS:
-            raise _Unbounded(f"a page at {answer.url} took over {PAGE_SECONDS:.0f} s")
+        if total > limits.max_bytes:
+            raise _Unbounded(f"a page at {answer.url} is over {limits.max_bytes >> 20} MB")
+        if time.monotonic() - started > limits.total_seconds:
+            raise _Unbounded(f"a page at {answer.url} took over {limits.total_seconds:.0f} s")
         cut = max(chunk.rfind(b">"), chunk.rfind(b"\n"), chunk.rfind(b"}")) + 1
         if not cut:
             pending.append(chunk)
@@ -351,7 +392,14 @@ def _same_user(connection: socket.socket) -> bool:
     return False
 
 
-def upstream_settings(settings: Mapping[str, str], timeout: tuple[float, float]) -> Upstream:
+def upstream_settings(
+    settings: Mapping[str, str],
+    timeout: tuple[float, float],
+    *,
+    stall_seconds: float = 120.0,
+    min_rate: int = 1024,
+    limits: Limits | None = None,
+) -> Upstream:
     """pip's ``cert``, ``client-cert``, ``proxy`` and ``trusted-host`` settings, as pip reads
     them from pip.conf and ``PIP_*``, for the gateway's own requests."""
     return Upstream(
@@ -360,4 +408,7 @@ def upstream_settings(settings: Mapping[str, str], timeout: tuple[float, float])
         proxy=settings.get("proxy") or None,
         trusted_hosts=tuple(settings.get("trusted-host", "").split()),
         timeout=timeout,
+        stall_seconds=stall_seconds,
+        min_rate=min_rate,
+        limits=limits or Limits(),
     )
