@@ -125,15 +125,15 @@ def test_a_json_page_with_escaped_slashes_is_rewritten(server: Server, gateway: 
     strict=True,
     reason="HOLE: _rewritten() keeps everything after the last '>', newline or '}' as carry "
     "and copies carry+chunk and rfind()s it again for every chunk; a page with no such "
-    "character, arriving in small TCP segments as over any real network, costs time "
-    "quadratic in its size (16 MB in 1 KB pieces: ~20 s of CPU, 32 MB (the limit): ~80 s).",
+    "character, arriving in small pieces as over a real network, costs time quadratic in its "
+    "size (measured, 1 KB pieces: 12 MB 4.5 s vs 3.9 s with newlines; 24 MB 24.6 s vs 7.4 s).",
 )
 def test_a_page_without_separators_is_rewritten_in_linear_time(
     server: Server, gateway: Gateway
 ) -> None:
     server.chunk = 1024
     server.throttle = 0.0001  # each piece its own read, as TCP segments arrive
-    size = 12 << 20
+    size = 24 << 20
     piece = b"a" * 1023
     server.add_file("/flat/", b"a" * size, **{"Content-Type": "text/html"})
     server.add_file("/lines/", (piece + b"\n") * (size // 1024), **{"Content-Type": "text/html"})
@@ -147,7 +147,7 @@ def test_a_page_without_separators_is_rewritten_in_linear_time(
 
     with_lines = timed("/lines/")
     flat = timed("/flat/")
-    assert flat < 3 * with_lines + 2, f"flat page {flat:.1f} s, same page in lines {with_lines:.1f} s"
+    assert flat < 2 * with_lines + 2, f"flat page {flat:.1f} s, same page in lines {with_lines:.1f} s"
 
 
 # -- the gateway's other routes -------------------------------------------------------------------
@@ -235,3 +235,206 @@ def test_another_user_who_read_the_token_from_proc_is_refused(
     )
     assert other.stdout.strip() in ("404", "403", "RemoteDisconnected"), other.stdout + other.stderr
     assert server.requests["/p/"] == 1, "another user's request reached the origin"
+
+
+# -- the whole flow, with real pip, pip-tools and uv ----------------------------------------------
+
+
+def keyed_find_links(server: Server, tmp_path: Path, key: str = KEY) -> str:
+    """A requirements.in line naming a find-links page behind ``key``, Prodigy's older form."""
+    prodigy = build_wheel(tmp_path / "priv", "prodigy", "1.15.3")
+    server.add_find_links_page("/prodigy", key, [prodigy])
+    return f"-f http://${{PRODIGY_KEY}}@{server.url.split('//', 1)[1]}/prodigy/\n"
+
+
+class ForwardProxy:
+    """An HTTP forward proxy as a company runs one: on another machine, so that it reaches the
+    hosts it is asked for (here: ``reachable`` ports of 127.0.0.1) and not the user's loopback.
+    Every request it is asked to make is logged."""
+
+    def __init__(self, reachable: set[int]) -> None:
+        self.log: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self._relay(body=True)
+
+            def do_HEAD(self) -> None:
+                self._relay(body=False)
+
+            def _relay(self, *, body: bool) -> None:
+                proxy.log.append(self.path)
+                parts = urlsplit(self.path)
+                if parts.port not in reachable:
+                    self.send_error(502, "the proxy cannot reach that host")
+                    return
+                conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+                target = parts.path + (f"?{parts.query}" if parts.query else "")
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
+                conn.request(self.command, target, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if body:
+                    self.wfile.write(data)
+                conn.close()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: with HTTP_PROXY/http_proxy set and no NO_PROXY for 127.0.0.1, pip (requests) "
+    "and uv send every gateway request, token in the path, to the proxy: the token leaves the "
+    "machine, and a real (remote) proxy cannot reach the gateway, so keyed installs fail for "
+    "every user behind a company proxy. The children's environment needs NO_PROXY/no_proxy "
+    "with 127.0.0.1 added (both engines).",
+)
+def test_behind_a_company_proxy_children_reach_the_gateway_directly(
+    server: Server, project: Project, venv: Venv, tmp_path: Path, index: str, engine: str
+) -> None:
+    """HTTP_PROXY is set on many company machines. The gateway is on this machine's loopback:
+    a child that sends its gateway requests to the proxy sends the token off the machine and
+    gets nothing back, since 127.0.0.1 at the proxy is the proxy."""
+    line = keyed_find_links(server, tmp_path)
+    proxy = ForwardProxy({int(server.url.rsplit(":", 1)[1])})
+    try:
+        for name in ("HTTP_PROXY", "http_proxy"):
+            project.env[name] = proxy.url
+        project.env.update(PIP_INDEX_URL=index, PRODIGY_KEY=KEY)
+        project.write("requirements.in", line + "prodigy==1.15.3\ntinyspacy<3.9\n")
+        run = project.pipmodels("sync", "--python-executable", venv.python, check=False)
+        through_proxy = [url for url in proxy.log if GATEWAY_URL.match(url)]
+        assert through_proxy == [], f"gateway requests sent to the proxy: {through_proxy[:3]}"
+        assert run.returncode == 0, run.output
+        assert {"prodigy", "tinyspacy"} <= set(venv.freeze())
+    finally:
+        proxy.close()
+
+
+@pytest.mark.slow
+def test_verbose_output_shows_neither_the_key_nor_the_gateway_token(
+    server: Server, project: Project, venv: Venv, tmp_path: Path, index: str, engine: str
+) -> None:
+    """-v passes pip's and uv's own verbose output through: every URL they print is a gateway
+    address, with its token, and a 403 from a refused key prints the route too."""
+    line = keyed_find_links(server, tmp_path)
+    project.env.update(PIP_INDEX_URL=index, PRODIGY_KEY=KEY)
+    project.write("requirements.in", line + "prodigy==1.15.3\ntinyspacy<3.9\n")
+    with CommandLineSpy(KEY) as spy:
+        good = project.pipmodels("sync", "-v", "--python-executable", venv.python)
+    assert spy.leaks == set()
+    (project.root / "requirements.txt").unlink()
+    project.env["PRODIGY_KEY"] = "a-wrong-key-for-this-page"
+    bad = project.pipmodels("compile", "-v", check=False)
+    assert bad.returncode != 0
+    for run in (good, bad):
+        assert not any(form in run.output for form in secret_forms(KEY))
+        assert GATEWAY_URL.findall(run.output) == [], GATEWAY_URL.findall(run.output)[:3]
+        assert "a-wrong-key-for-this-page" not in run.output
+    assert files_containing(KEY, tmp_path) == []
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    parents[int(entry.name)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def slow_building_sdist(dest: Path, started: Path) -> Path:
+    """An sdist whose in-tree build backend writes ``started`` and then takes a minute to say
+    what it needs: a build that pip-compile and uv run in a process of their own."""
+    from tests.builders import build_sdist
+
+    backend = (
+        "import os, time\n"
+        f"open({str(started)!r}, 'w').write(str(os.getpid()))\n"
+        "def get_requires_for_build_wheel(config_settings=None):\n"
+        "    time.sleep(60)\n"
+        "    return []\n"
+        "def prepare_metadata_for_build_wheel(d, config_settings=None):\n"
+        "    time.sleep(60)\n"
+        "def build_wheel(d, config_settings=None, metadata_directory=None):\n"
+        "    time.sleep(60)\n"
+    )
+    pyproject = (
+        '[build-system]\nrequires = []\nbuild-backend = "slowbackend"\nbackend-path = ["."]\n'
+    )
+    return build_sdist(
+        dest,
+        "slowpkg",
+        "1.0",
+        extra_files={"slowbackend.py": backend.encode(), "pyproject.toml": pyproject.encode()},
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_after_kill_9_during_compile_no_descendant_lives_on(
+    server: Server, project: Project, tmp_path: Path, engine: str
+) -> None:
+    """A build (pip-compile's or uv's PEP 517 hook process, a grandchild of pipmodels) must not
+    outlive a killed run: it runs code from the network with the run's environment, its
+    keys included, for as long as it likes."""
+    started = tmp_path / "build-started"
+    line = keyed_find_links(server, tmp_path)
+    index = server.add_index([slow_building_sdist(tmp_path / "sdists", started)], prefix="/pub")
+    project.env.update(PIP_INDEX_URL=index, PRODIGY_KEY=KEY)
+    project.write("requirements.in", line + "prodigy==1.15.3\nslowpkg\n")
+    proc = project.start("compile")
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert started.exists(), "the build never started: " + "".join(proc.communicate()[1:])
+    time.sleep(0.5)
+    tree = _descendants(proc.pid)
+    assert tree
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = [p for p in tree if _alive(p)]
+    for pid in survivors:  # not left running for the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == [], "descendants outlived the killed run"
