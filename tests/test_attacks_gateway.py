@@ -668,3 +668,45 @@ def test_a_page_past_the_gateways_limit_is_a_message_naming_the_host_and_the_lim
     assert "Traceback" not in run.output
     assert server.url.split("//", 1)[1] in run.output, run.output[-1500:]
     assert f"{PAGE_LIMIT >> 20} MB" in run.output, run.output[-1500:]
+
+
+def _fetches_over_two_syncs(
+    server: Server, project: Project, tmp_path: Path, prefix: str, keyed: bool
+) -> int:
+    wheels = [build_wheel(tmp_path / prefix, "tinyspacy", "3.8.2", payload=200_000)]
+    url = server.add_index(wheels, prefix=f"/{prefix}", auth=f"{KEY}:" if keyed else None)
+    from urllib.parse import quote
+
+    host = server.url.split("//", 1)[1]
+    if keyed:
+        url = url.replace(f"//{host}", f"//{quote(KEY, safe='')}@{host}")
+    project.env["PIP_INDEX_URL"] = url
+    project.write("requirements.in", "tinyspacy\n")
+    for n in (1, 2):
+        target = tmp_path / f"venv-{prefix}-{n}"
+        subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+        project.pipmodels("sync", "--python-executable", str(target / "bin" / "python"))
+    (project.root / "requirements.txt").unlink()
+    return server.requests[f"/{prefix}/packages/{wheels[0].name}"]
+
+
+@pytest.mark.slow
+def test_a_keyed_index_is_cached_by_the_engine_as_well_as_one_without_a_key(
+    server: Server, project: Project, tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
+    """A company index with a key in PIP_INDEX_URL: pip's and uv's own caches must save as many
+    downloads as for the same index without a key. The gateway's address is new every run (port
+    and token), and both caches are keyed on the index URL."""
+    if engine == "uv":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="HOLE (cost, not leak): uv keys its cache on the index URL, which through "
+                "the gateway is new each run (port and token): two syncs fetched the wheel 4 "
+                "times from a keyed index against 3 without a key; each run adds another copy "
+                "to uv's cache. pip-tools fetched 4 and 4 (pip cached nothing either way).",
+            )
+        )
+    open_fetches = _fetches_over_two_syncs(server, project, tmp_path, "open", keyed=False)
+    keyed_fetches = _fetches_over_two_syncs(server, project, tmp_path, "corp", keyed=True)
+    assert keyed_fetches <= open_fetches, (keyed_fetches, open_fetches)
