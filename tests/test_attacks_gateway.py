@@ -112,7 +112,9 @@ def test_a_json_page_with_escaped_slashes_is_rewritten(server: Server, gateway: 
     page = json.dumps({"meta": {"api-version": "1.0"}, "name": "a", "files": []})
     files = f'[{{"filename": "a-1.0-py3-none-any.whl", "url": "{escaped}\\/files\\/a.whl"}}]'
     page = page.replace('"files": []', f'"files": {files}')
-    server.add_file("/simple/a/", page.encode(), **{"Content-Type": "application/vnd.pypi.simple.v1+json"})
+    server.add_file(
+        "/simple/a/", page.encode(), **{"Content-Type": "application/vnd.pypi.simple.v1+json"}
+    )
     route = route_of(gateway, server)
     status, body, _ = fetch(f"{route}/simple/a/")
     assert status == 200
@@ -147,7 +149,9 @@ def test_a_page_without_separators_is_rewritten_in_linear_time(
 
     with_lines = timed("/lines/")
     flat = timed("/flat/")
-    assert flat < 2 * with_lines + 2, f"flat page {flat:.1f} s, same page in lines {with_lines:.1f} s"
+    assert flat < 2 * with_lines + 2, (
+        f"flat page {flat:.1f} s, same page in lines {with_lines:.1f} s"
+    )
 
 
 PROTOCOL_RELATIVE = pytest.mark.xfail(
@@ -204,7 +208,9 @@ def test_an_archive_labelled_text_plain_arrives_byte_for_byte(
     server: Server, gateway: Gateway, tmp_path: Path
 ) -> None:
     docs = f'<a href="/docs/">docs</a> see {server.url}/docs/\n'.encode()
-    wheel = build_wheel(tmp_path / "w", "withdocs", "1.0", extra_files={"withdocs/README.html": docs})
+    wheel = build_wheel(
+        tmp_path / "w", "withdocs", "1.0", extra_files={"withdocs/README.html": docs}
+    )
     data = wheel.read_bytes()
     server.add_file(f"/files/{wheel.name}", data, **{"Content-Type": "text/plain"})
     status, body, _ = fetch(f"{route_of(gateway, server)}/files/{wheel.name}")
@@ -253,9 +259,9 @@ def test_origin_a_cannot_make_the_gateway_send_origin_bs_key(
     route_a = gw.route(Origin.of(a.url))
     assert route_a is not None
     page = f"{route_a}/simple/x/"
-    status, body, headers = fetch(page)
+    _, _, headers = fetch(page)
     target = urljoin(page, headers["Location"] if how == "redirect" else escape)
-    status, body, _ = fetch(target)
+    _, body, _ = fetch(target)
     assert body != b"B's private file"
     assert keyed_requests(b) == [], "origin A's page made the gateway send B's key to B"
 
@@ -289,7 +295,17 @@ def test_another_user_who_read_the_token_from_proc_is_refused(
     )
     python = "/usr/bin/python3"  # not a shim under /root, which the other user cannot run
     other = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-I", "-c", code, url],
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            python,
+            "-I",
+            "-c",
+            code,
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -639,7 +655,9 @@ def test_a_key_in_uvs_own_index_variables_is_carried_like_pips(
     assert "prodigy" in venv.freeze()
     assert not any(form in run.output for form in secret_forms(KEY))
     assert files_containing(KEY, tmp_path) == []
-    agents = {r.headers.get("user-agent", "")[:20] for r in server.log if "authorization" in r.headers}
+    agents = {
+        r.headers.get("user-agent", "")[:20] for r in server.log if "authorization" in r.headers
+    }
     assert agents and all(a.startswith("pipmodels/") for a in agents), agents  # the gateway's
 
 
