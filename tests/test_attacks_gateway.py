@@ -728,3 +728,48 @@ def test_a_keyed_index_is_cached_by_the_engine_as_well_as_one_without_a_key(
     open_fetches = _fetches_over_two_syncs(server, project, tmp_path, "open", keyed=False)
     keyed_fetches = _fetches_over_two_syncs(server, project, tmp_path, "corp", keyed=True)
     assert keyed_fetches <= open_fetches, (keyed_fetches, open_fetches)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "kill-INT"])
+def test_after_a_kill_during_sync_no_descendant_lives_on(
+    server: Server,
+    project: Project,
+    venv: Venv,
+    tmp_path: Path,
+    engine: str,
+    signum: int,
+) -> None:
+    """Killed while the engine installs a package it is still downloading (from a keyed index,
+    through the gateway): nothing of the run may go on installing into the user's environment.
+    (Holds: pip-sync's own `pip install` child dies too, on the broken output pipe and the
+    gateway gone, unlike a build hook that sleeps silently; see the compile case.)"""
+    noise = {"bigdep/noise.bin": os.urandom(4 << 20)}
+    big = build_wheel(tmp_path / "idx", "bigdep", "1.0", extra_files=noise)
+    url = server.add_index([big], prefix="/corp", auth=f"{KEY}:")
+    from urllib.parse import quote
+
+    host = server.url.split("//", 1)[1]
+    project.env["PIP_INDEX_URL"] = url.replace(f"//{host}", f"//{quote(KEY, safe='')}@{host}")
+    project.write("requirements.in", "bigdep\n")
+    project.pipmodels("compile")
+    server.reset_counts()
+    server.throttle = 0.2  # 64 KB every 0.2 s: the download is under way for a while
+    proc = project.start("sync", "--python-executable", venv.python)
+    deadline = time.monotonic() + 90
+    while not server.bytes_of(big.name) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert server.bytes_of(big.name), "the install never started: " + "".join(proc.communicate())
+    tree = _descendants(proc.pid)
+    assert tree
+    os.kill(proc.pid, signum)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = {p: _cmdline(p) for p in tree if _alive(p)}
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    server.throttle = 0
+    assert survivors == {}, "descendants outlived the killed run"
