@@ -773,3 +773,32 @@ def test_after_a_kill_during_sync_no_descendant_lives_on(
         os.kill(pid, signal.SIGKILL)
     server.throttle = 0
     assert survivors == {}, "descendants outlived the killed run"
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_each_with_its_own_gateway_both_install_and_leave_nothing(
+    server: Server, project: Project, tmp_path: Path, index: str, engine: str
+) -> None:
+    """Two syncs at once on one cache (two terminals, or CI jobs on one runner): each has its
+    own gateway and token; neither may use, close or leave behind the other's."""
+    line = keyed_find_links(server, tmp_path)
+    project.env.update(PIP_INDEX_URL=index, PRODIGY_KEY=KEY)
+    project.write("requirements.in", line + "prodigy==1.15.3\ntinyspacy<3.9\n")
+    project.pipmodels("compile")
+    targets = [tmp_path / f"venv-{n}" for n in (1, 2)]
+    for target in targets:
+        subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+    with CommandLineSpy(KEY) as spy:
+        procs = [
+            project.start("sync", "--python-executable", str(t / "bin" / "python")) for t in targets
+        ]
+        outputs = [p.communicate(timeout=300) for p in procs]
+    assert spy.leaks == set()
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, out + err
+        assert not any(form in out + err for form in secret_forms(KEY))
+    for target in targets:
+        assert {"prodigy", "tinyspacy"} <= set(Venv(target).freeze())
+    assert files_containing(KEY, tmp_path) == []
+    runs = tmp_path / "pipmodels-state" / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == []
