@@ -802,3 +802,68 @@ def test_two_runs_at_once_each_with_its_own_gateway_both_install_and_leave_nothi
     assert files_containing(KEY, tmp_path) == []
     runs = tmp_path / "pipmodels-state" / "runs"
     assert not runs.exists() or list(runs.iterdir()) == []
+
+
+class DrippingOrigin:
+    """An origin whose find-links page never ends: one link line every ``every`` seconds."""
+
+    def __init__(self, every: float) -> None:
+        self.stop = threading.Event()
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()  # HTTP/1.0, no length: the page ends when the connection does
+                n = 0
+                while not origin.stop.wait(every):
+                    n += 1
+                    try:
+                        self.wfile.write(f'<a href="p-0.{n}.tar.gz">p-0.{n}</a>\n'.encode())
+                        self.wfile.flush()
+                    except OSError:
+                        return
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.hostport = f"127.0.0.1:{self.httpd.server_port}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: the gateway passes a page on as it trickles in, so pip's and uv's read "
+    "timeouts never fire, and its own bound is PAGE_SECONDS (300 s) per page: the run's stall "
+    "rule (PIPMODELS_STALL_SECONDS, min_rate, as http.Policy applies to pipmodels' own "
+    "downloads) does not apply. A keyed origin dripping one line a second holds a run 300 s for "
+    "every page pip asks for (issue 17's dripping-page class, back through the gateway; pip "
+    "alone would hang as well, but the gateway is pipmodels' own read and could apply the rule).",
+)
+def test_a_dripping_keyed_page_is_cut_by_the_runs_stall_rule(
+    project: Project, tmp_path: Path
+) -> None:
+    origin = DrippingOrigin(every=1.0)
+    try:
+        project.env.update(PRODIGY_KEY=KEY, PIPMODELS_STALL_SECONDS="5", PIP_DEFAULT_TIMEOUT="5")
+        project.write(
+            "models.txt", f"-f http://${{PRODIGY_KEY}}@{origin.hostport}/p/\nprodigy==1.15.3\n"
+        )
+        started = time.monotonic()
+        try:
+            run = project.pipmodels("download", "-m", "models.txt", check=False, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the run was still reading the dripping page after 60 s")
+        assert time.monotonic() - started < 60
+        assert run.returncode == 1
+    finally:
+        origin.close()
