@@ -15,6 +15,7 @@ import shlex
 from pathlib import Path
 
 from pipmodels.errors import PipmodelsError
+from pipmodels.grammar import OPTIONS
 from pipmodels.options import DEFAULT_SOURCE, Options
 
 # The first line of each tool's header, and pipmodels' own record.
@@ -105,10 +106,11 @@ def _refuse_overwrite(options: Options) -> None:
 
 def _sources_of(command: str) -> list[str]:
     """The inputs in a header's ``pipmodels compile ...`` (see Options.header_command)."""
+    valued = {flag for option in OPTIONS if option.takes_value for flag in option.flags}
     words = iter(shlex.split(command)[2:])
     sources = []
     for word in words:
-        if word in ("-m", "-o"):
+        if word in valued:  # read with the grammar the command line is read with
             next(words, None)
         elif not word.startswith("-"):
             sources.append(word)

@@ -293,3 +293,13 @@ def test_a_machines_pip_conf_reaches_uv_as_pip_tools_reads_it(
         assert "/wheels" in cmd
     assert "--constraints" not in compiled
     assert synced[synced.index("--constraints") + 1] == "/etc/c.txt"
+
+
+def test_a_header_naming_the_engine_is_read_for_its_inputs_alone() -> None:
+    """``pipmodels compile --engine uv --extra dev requirements.in``: the inputs are
+    requirements.in, not uv or dev (the header is read with the command-line grammar)."""
+    from pipmodels.lockfile import _sources_of
+
+    command = "pipmodels compile -m models.txt --engine uv --extra dev requirements.in"
+    assert _sources_of(command) == ["requirements.in"]
+    assert _sources_of("pipmodels compile --engine uv") == ["requirements.in"]
