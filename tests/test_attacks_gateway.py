@@ -35,6 +35,7 @@ from pipmodels.credentials import Credential, Origin
 from pipmodels.gateway import Gateway, Upstream
 from tests.builders import build_wheel
 from tests.conftest import CommandLineSpy, Project, Venv, files_containing, secret_forms
+from tests.gateways import fetch, gateway_for
 from tests.servers import Response, Server, basic_auth
 
 KEY = "gw-attack/key+with:odd@chars#9c1e"
@@ -45,32 +46,14 @@ GATEWAY_URL = re.compile(r"http://127\.0\.0\.1:\d+/[0-9a-f]{32}")
 
 @pytest.fixture
 def gateway(server: Server) -> Iterator[Gateway]:
-    origin = Origin.of(server.url)
-    assert origin is not None
-    gw = Gateway([Credential(origin, KEY, "")], Upstream(timeout=(5, 5)))
-    yield gw
-    gw.close()
+    with gateway_for(server, KEY) as gw:
+        yield gw
 
 
 def route_of(gateway: Gateway, server: Server) -> str:
     route = gateway.route(Origin.of(server.url))
     assert route is not None
     return route
-
-
-def fetch(url: str, timeout: float = 30) -> tuple[int, bytes, dict[str, str]]:
-    """GET ``url`` as a child would, following no redirect."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(url, timeout=timeout) as answer:
-            return answer.status, answer.read(), dict(answer.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
 
 
 def keyed_requests(server: Server) -> list[str]:

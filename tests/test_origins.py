@@ -27,10 +27,11 @@ import pytest
 
 from pipmodels.credentials import Credential, Origin
 from pipmodels.errors import PipmodelsError
-from pipmodels.gateway import Gateway, Upstream
+from pipmodels.gateway import Gateway
 from pipmodels.locations import FIND_LINKS, resolve
 from tests.builders import build_wheel
 from tests.conftest import CommandLineSpy, Project, Venv, files_containing, secret_forms
+from tests.gateways import fetch, gateway_for
 from tests.servers import Response, Server, basic_auth
 
 # Each character that base64, JWT-like and registry tokens hold and that means something in a URL.
@@ -103,24 +104,8 @@ def test_an_unset_variable_names_itself_and_where_pipmodels_looked() -> None:
 
 @pytest.fixture
 def gateway(server: Server) -> Iterator[Gateway]:
-    origin = Origin.of(server.url)
-    assert origin is not None
-    gw = Gateway([Credential(origin, AWKWARD, "")], Upstream(timeout=(5, 5)))
-    yield gw
-    gw.close()
-
-
-def fetch(url: str) -> tuple[int, bytes, dict[str, str]]:
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(url, timeout=10) as answer:
-            return answer.status, answer.read(), dict(answer.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
+    with gateway_for(server, AWKWARD) as gw:
+        yield gw
 
 
 def test_the_gateway_adds_the_key_for_its_origin_only_and_rewrites_links_back(
