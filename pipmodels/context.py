@@ -11,7 +11,6 @@ made when a child first needs them, so that a no-op run starts nothing and write
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 from pipmodels import console, keystore, pipconfig, runner, statedir
 from pipmodels.credentials import Credential, Redactor, one_per_origin
 from pipmodels.errors import PipmodelsError
-from pipmodels.locations import FIND_LINKS, Location, resolve_literal
+from pipmodels.locations import Location, pip_url_settings, uv_url_settings
 from pipmodels.runner import Result
 
 if TYPE_CHECKING:
@@ -278,40 +277,3 @@ def _around_proxies(env: Mapping[str, str], user: Mapping[str, str]) -> dict[str
         current = [h for h in env.get(name, "").split(",") if h.strip()]
         changes[name] = ",".join([*current, "127.0.0.1"])
     return changes
-
-
-# uv's own index variables, which uv reads beside the arguments pipmodels gives it.
-UV_URL_VARIABLES = (
-    "UV_INDEX_URL",
-    "UV_DEFAULT_INDEX",
-    "UV_EXTRA_INDEX_URL",
-    "UV_INDEX",
-    "UV_FIND_LINKS",
-)
-UV_INDEX_NAME = re.compile(r"^([A-Za-z0-9_.-]+=)(?=[a-zA-Z][a-zA-Z0-9+.-]*://)")
-
-
-def uv_url_settings(environ: Mapping[str, str]) -> dict[str, list[tuple[str, Location]]]:
-    """uv's own index variables, resolved; ``UV_INDEX`` entries keep their ``name=``."""
-    found: dict[str, list[tuple[str, Location]]] = {}
-    for variable in UV_URL_VARIABLES:
-        if not environ.get(variable):
-            continue
-        entries = []
-        for word in environ[variable].split():
-            named = UV_INDEX_NAME.match(word)
-            name = named.group(1) if named else ""
-            entries.append((name, resolve_literal(FIND_LINKS, word[len(name) :], variable)))
-        found[variable] = entries
-    return found
-
-
-def pip_url_settings(environ: Mapping[str, str]) -> dict[str, list[Location]]:
-    """The user's pip index and find-links settings (pip.conf, ``PIP_*``), resolved."""
-    settings = {}
-    for key, urls in pipconfig.url_settings(environ).items():
-        variable = pipconfig.variable(key)
-        where = variable if variable in environ else f"pip's {key} setting"
-        written = variable not in environ  # a pip.conf line, not a shell-expanded value
-        settings[key] = [resolve_literal(key, url, where, written=written) for url in urls]
-    return settings

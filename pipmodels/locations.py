@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+from pipmodels import pipconfig
 from pipmodels.credentials import ENV_VAR, MASK, Credential, Origin, env_var_names
 from pipmodels.errors import PipmodelsError
 
@@ -177,3 +178,42 @@ def _outside_userinfo(where: str, name: str) -> PipmodelsError:
         "Put the key in the user-info instead (https://${KEY}@host/path, or "
         "https://USER:${KEY}@host/path), or in your netrc file, and run again.",
     )
+
+
+# -- locations from the tools' own configuration -------------------------------------------
+
+# uv's own index variables, which uv reads beside the arguments pipmodels gives it.
+UV_URL_VARIABLES = (
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "UV_FIND_LINKS",
+)
+UV_INDEX_NAME = re.compile(r"^([A-Za-z0-9_.-]+=)(?=[a-zA-Z][a-zA-Z0-9+.-]*://)")
+
+
+def uv_url_settings(environ: Mapping[str, str]) -> dict[str, list[tuple[str, Location]]]:
+    """uv's own index variables, resolved; ``UV_INDEX`` entries keep their ``name=``."""
+    found: dict[str, list[tuple[str, Location]]] = {}
+    for variable in UV_URL_VARIABLES:
+        if not environ.get(variable):
+            continue
+        entries = []
+        for word in environ[variable].split():
+            named = UV_INDEX_NAME.match(word)
+            name = named.group(1) if named else ""
+            entries.append((name, resolve_literal(FIND_LINKS, word[len(name) :], variable)))
+        found[variable] = entries
+    return found
+
+
+def pip_url_settings(environ: Mapping[str, str]) -> dict[str, list[Location]]:
+    """The user's pip index and find-links settings (pip.conf, ``PIP_*``), resolved."""
+    settings = {}
+    for key, urls in pipconfig.url_settings(environ).items():
+        variable = pipconfig.variable(key)
+        where = variable if variable in environ else f"pip's {key} setting"
+        written = variable not in environ  # a pip.conf line, not a shell-expanded value
+        settings[key] = [resolve_literal(key, url, where, written=written) for url in urls]
+    return settings
