@@ -172,12 +172,18 @@ class Context:
             self._environ = env
         return self._environ
 
-    def pip_overrides(self) -> dict[str, str]:
-        """``PIP_*`` (and uv's ``UV_*``) settings that repeat the user's index settings as
-        children must read them: no user-info, keyed origins through the gateway."""
-        overrides = {
-            pipconfig.variable(key): " ".join(self.child_url(loc.public) for loc in locations)
+    def child_settings(self) -> dict[str, list[str]]:
+        """The user's pip index and find-links settings as children must read them: no
+        user-info, keyed origins through the gateway."""
+        return {
+            key: [self.child_url(loc.public) for loc in locations]
             for key, locations in self.settings.items()
+        }
+
+    def pip_overrides(self) -> dict[str, str]:
+        """``PIP_*`` (and uv's ``UV_*``) settings that repeat :meth:`child_settings`."""
+        overrides = {
+            pipconfig.variable(key): " ".join(urls) for key, urls in self.child_settings().items()
         }
         for variable, entries in self.uv_settings.items():
             urls = (name + self.child_url(loc.public) for name, loc in entries)

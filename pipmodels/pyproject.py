@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +94,7 @@ def _with_self_references(
     todo = list(extras)
     while todo:
         extra = todo.pop(0)
-        key = next((k for k in optional if canonical_name(k) == canonical_name(extra)), None)
-        if key is None:
-            known = ", ".join(sorted(optional)) or "none"
-            raise PipmodelsError(
-                f"{path} declares no optional dependencies {extra!r} (it declares: {known}).",
-                "Check the --extra name.",
-            )
+        key = _declared(optional, extra, path, "optional dependencies", "--extra")
         if key in found:
             continue
         found.append(key)
@@ -114,13 +108,7 @@ def _with_self_references(
 def _group(
     table: dict[str, list[Any]], group: str, path: Path, chain: tuple[str, ...]
 ) -> list[str]:
-    key = next((k for k in table if canonical_name(k) == canonical_name(group)), None)
-    if key is None:
-        known = ", ".join(sorted(table)) or "none"
-        raise PipmodelsError(
-            f"{path} declares no dependency group {group!r} (it declares: {known}).",
-            "Check the --group name.",
-        )
+    key = _declared(table, group, path, "dependency group", "--group")
     if key in chain:
         raise PipmodelsError(
             f"{path}: the dependency groups include each other: {' -> '.join((*chain, key))}.",
@@ -152,3 +140,16 @@ def _line_number(raw: str, text: str) -> int:
         if text in line:
             return number
     return 1
+
+
+def _declared(table: Mapping[str, Any], name: str, path: Path, what: str, option: str) -> str:
+    """The key of ``table`` that ``name`` spells (names compare normalised), or an error that
+    lists what ``path`` declares."""
+    key = next((k for k in table if canonical_name(k) == canonical_name(name)), None)
+    if key is None:
+        known = ", ".join(sorted(table)) or "none"
+        raise PipmodelsError(
+            f"{path} declares no {what} {name!r} (it declares: {known}).",
+            f"Check the {option} name.",
+        )
+    return key

@@ -213,14 +213,14 @@ class UvPip:
 
 
 def _index_args(session: Session, extra_args: Sequence[str]) -> list[str]:
-    environ = session.ctx.environ  # credentials stripped from every URL in it
+    environ = session.ctx.base_environ
     flags = [
         split_option(line.text)[0]
         for parsed in session.inputs.source_tree
         for line in parsed.options
     ]
     return uv_index_args(
-        pipconfig.url_settings(environ),
+        session.ctx.child_settings(),  # resolved once, keyed origins through the gateway
         inputs_declare_index=any(flag in INDEX_OPTIONS[:2] for flag in flags),
         no_index=environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"),
         inputs_declare_extra_index="--extra-index-url" in flags,
