@@ -158,6 +158,10 @@ class Cache:
         if not self.page.exists():
             self.write_page()
 
+    @property
+    def manifest_path(self) -> Path:
+        return self.state / MANIFEST
+
     def sweep_if_idle(self) -> None:
         """Outside a run: remove a killed run's staging folders when no run holds the lock."""
         if not any(self.state.glob(STAGING_PREFIX + "*")):

@@ -22,6 +22,10 @@ def set_level(level: int) -> None:
     _level = level
 
 
+def level() -> int:
+    return _level
+
+
 def _colour(text: str, code: str) -> str:
     if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
         return text

@@ -152,15 +152,12 @@ class Redactor:
 # -- netrc: the user's own, which pip and uv read for what pipmodels carries no key for -------
 
 
-def user_netrc(environ: Mapping[str, str]) -> Path | None:
-    """The netrc file the user's tools read today: ``NETRC``, else ``~/.netrc`` (``_netrc``)."""
+def user_netrc_candidates(environ: Mapping[str, str]) -> list[Path]:
+    """Where the user's netrc is looked for: ``NETRC``, else ``~/.netrc`` then ``~/_netrc``."""
     if environ.get("NETRC"):
-        return Path(environ["NETRC"])
+        return [Path(environ["NETRC"])]
     home = Path(environ.get("HOME") or environ.get("USERPROFILE") or Path.home())
-    for name in (".netrc", "_netrc"):
-        if (home / name).is_file():
-            return home / name
-    return None
+    return [home / ".netrc", home / "_netrc"]
 
 
 def one_per_origin(credentials: Iterable[Credential]) -> list[Credential]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,11 +19,26 @@ if TYPE_CHECKING:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["sync"] and _answered_fast(sys.argv[2:]):
+    if sys.argv[1:2] == ["sync"] and (
+        _answered_at_once(sys.argv[1:]) or _answered_fast(sys.argv[2:])
+    ):
         return
     from pipmodels.cli import main as full
 
     full()
+
+
+def _answered_at_once(argv: list[str]) -> bool:
+    """The last sync of this very command line, when nothing it read has changed since: no
+    option or input is parsed, nothing but ``os`` is used (:mod:`pipmodels.quickcheck`)."""
+    from pipmodels import quickcheck
+
+    message = quickcheck.answer(quickcheck.state_folder(os.environ), argv, os.environ)
+    if message is None:
+        return False
+    if message:
+        print(message, file=sys.stderr, flush=True)
+    return True
 
 
 def parse(args: list[str], environ: Mapping[str, str] | None = None) -> CommandLine | None:
@@ -46,13 +60,19 @@ def _answered_fast(args: list[str]) -> bool:
     given = parse(args)
     if given is None:
         return False
+    from pathlib import Path
+
     from pipmodels import config, console, fastpath, statedir
     from pipmodels.errors import PipmodelsError
     from pipmodels.options import resolve
     from pipmodels.session import Session
 
+    if given.quiet:
+        console.set_level(console.QUIET)
     try:
         options = resolve(given, config.load(Path("pyproject.toml")))
+        if not fastpath.has_record(options, os.environ):
+            return False
         session = Session.load(options)
     except PipmodelsError:
         return False  # the full command reports it
@@ -61,8 +81,7 @@ def _answered_fast(args: list[str]) -> bool:
             return False
         session.cache.sweep_if_idle()
         statedir.sweep_dead_runs(statedir.state_home(session.ctx.base_environ))
-        if not given.quiet:
-            console.info(fastpath.unchanged_message(session))
+        console.info(fastpath.unchanged_message(session))
         return True
     finally:
         session.ctx.close()

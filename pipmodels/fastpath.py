@@ -16,22 +16,29 @@ import hmac
 import json
 import os
 import secrets
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import engines, pipconfig, statedir
-from pipmodels.credentials import env_var_names, user_netrc
-from pipmodels.files import atomic_write, sha256_of
-from pipmodels.installed import distribution_folders
+from pipmodels import console, engines, pipconfig, quickcheck, statedir
+from pipmodels.cache import STAGING_PREFIX
+from pipmodels.credentials import env_var_names, user_netrc_candidates
+from pipmodels.files import atomic_write
+from pipmodels.quickcheck import Witness
 from pipmodels.reqfile import local_archive
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pipmodels.installed import Target
+    from pipmodels.options import Options
     from pipmodels.session import Session
 
 
-def fingerprint(session: Session, search_path: list[str]) -> str:
+def fingerprint(session: Session, search_path: list[str], witness: Witness) -> str:
+    """The digest of everything a sync's result depends on; ``witness`` keeps what it read,
+    for :mod:`pipmodels.quickcheck` to look at again."""
     options, environ = session.options, session.ctx.base_environ
     digest = hashlib.sha256()
 
@@ -39,38 +46,49 @@ def fingerprint(session: Session, search_path: list[str]) -> str:
         digest.update(repr(parts).encode())
         digest.update(b"\n")
 
-    salt = _salt(statedir.state_home(environ))
-
     def keyed(value: str | None) -> str:
-        return hmac.new(salt, (value or "").encode(), hashlib.sha256).hexdigest()
+        return hmac.new(witness.salt, (value or "").encode(), hashlib.sha256).hexdigest()
+
+    def content(path: Path | str) -> str | None:
+        data = witness.content(str(path))
+        return None if data is None else hashlib.sha256(data).hexdigest()
 
     # What can change the result; not how it is reached (--jobs, -v) or shown (--dry-run).
     add("options", replace(options, jobs=0, upgrade=False, dry_run=False))
+    witness.content("pyproject.toml")  # [tool.pipmodels], which options were read with
     add("output", os.path.abspath(options.output_path))
+    add("env file", content(options.env_file or options.sources[0].parent / ".env"))
     for parsed in session.inputs.files:
-        add("file", os.path.abspath(parsed.path))
+        add("file", os.path.abspath(parsed.path), content(parsed.path))
         for line in parsed.lines:
             add(line.text)
             for name in env_var_names(line.text):
+                witness.variable(name)
                 add("var", name, name in environ, keyed(environ.get(name)))
         for line in parsed.requirement_lines:
             # A local archive rebuilt under the same name is a new model: its size and times.
             archive = local_archive(line)
             if archive is not None:
-                add("local archive", str(archive), _stat_stamp(archive))
+                add("local archive", str(archive), witness.stamp(str(archive)))
     prefixes = ("PIP_", *engines.settings_prefixes())  # pip download reads PIP_ with any engine
     for name in sorted(n for n in environ if n.startswith(prefixes) or n == "NETRC"):
         add("pip setting", name, keyed(environ[name]))
-    for path, content in pipconfig.digest_parts(environ):
-        add("pip config", path, keyed(content.decode("utf-8", "replace")) if content else None)
-    netrc = user_netrc(environ)
-    add("netrc", str(netrc), _file_digest(netrc) if netrc else None)
+    for path in pipconfig.config_files(environ):
+        data = witness.content(str(path))
+        add("pip config", str(path), keyed(data.decode("utf-8", "replace")) if data else None)
+    for netrc in user_netrc_candidates(environ):
+        add("netrc", str(netrc), content(netrc))
     for project in session.inputs.projects:
-        add("project", os.path.abspath(project), _file_digest(project))
-    add("requirements.txt", _file_digest(options.output_path))
-    for filename, info, stat in session.cache.verified_records():
+        add("project", os.path.abspath(project), content(project))
+    add("requirements.txt", content(options.output_path))
+    cache = session.cache
+    witness.stamp(str(cache.manifest_path))
+    witness.stamp(str(cache.root))  # an archive gone, or back
+    witness.no_entries(str(cache.state), STAGING_PREFIX)
+    for filename, info, stat in cache.verified_records():
+        witness.stamp(str(cache.file(filename)))
         add("cached", filename, info["sha256"], info["version"], stat.st_mtime_ns, stat.st_ino)
-    add("installed", distribution_folders(search_path))
+    add("installed", [(folder, witness.listing(folder)) for folder in search_path])
     return digest.hexdigest()
 
 
@@ -85,7 +103,9 @@ def is_unchanged(session: Session) -> bool:
     if options.upgrade or options.dry_run:
         return False
     try:
-        recorded = json.loads(_record_path(session).read_text(encoding="utf-8"))
+        recorded = json.loads(
+            _record_path(session.options, session.ctx.base_environ).read_text(encoding="utf-8")
+        )
         expected, path = str(recorded["fingerprint"]), list(recorded["search_path"])
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return False
@@ -93,27 +113,53 @@ def is_unchanged(session: Session) -> bool:
         return False
     # The target's search path was recorded with the fingerprint, so checking it starts no
     # process, not even the target's Python.
-    return expected == fingerprint(session, path)
+    witness = _witness(session)
+    if expected != fingerprint(session, path, witness):
+        return False
+    _save_quick_record(session, witness)
+    return True
 
 
 def remember(session: Session, target: Target) -> None:
-    record = _record_path(session)
+    record = _record_path(session.options, session.ctx.base_environ)
     record.parent.mkdir(parents=True, exist_ok=True)
+    witness = _witness(session)
     data = {
-        "fingerprint": fingerprint(session, target.search_path),
+        "fingerprint": fingerprint(session, target.search_path, witness),
         "search_path": target.search_path,
     }
     atomic_write(record, json.dumps(data) + "\n")
+    _save_quick_record(session, witness)
 
 
-def _record_path(session: Session) -> Path:
-    options = session.options
+def _witness(session: Session) -> Witness:
+    return Witness(_salt(statedir.state_home(session.ctx.base_environ)))
+
+
+def _save_quick_record(session: Session, witness: Witness) -> None:
+    """Let the next run of this very ``pipmodels sync`` command line answer from
+    :mod:`pipmodels.quickcheck`; never for one that must do work whatever changed."""
+    argv, options = sys.argv[1:], session.options
+    if argv[:1] != ["sync"] or options.upgrade or options.dry_run or "--check" in argv:
+        return
+    message = unchanged_message(session) if console.level() > console.QUIET else ""
+    home = quickcheck.state_folder(os.environ)
+    quickcheck.save(home, argv, witness, message, os.environ)
+
+
+def has_record(options: Options, environ: Mapping[str, str]) -> bool:
+    """Whether a sync with these options was recorded: a cold run need not load its inputs
+    twice to learn that it has work to do."""
+    return _record_path(options, environ).is_file()
+
+
+def _record_path(options: Options, environ: Mapping[str, str]) -> Path:
     target = (
-        f"{session.cache.root}\0{os.path.abspath(options.output_path)}\0"
+        f"{options.cache_path.absolute()}\0{os.path.abspath(options.output_path)}\0"
         f"{options.python_executable or ''}"
     )
     name = hashlib.sha256(target.encode()).hexdigest()[:32]
-    return statedir.state_home(session.ctx.base_environ) / "synced" / f"{name}.json"
+    return statedir.state_home(environ) / "synced" / f"{name}.json"
 
 
 def _salt(home: Path) -> bytes:
@@ -128,18 +174,3 @@ def _salt(home: Path) -> bytes:
     atomic_write(path, salt.hex() + "\n")
     os.chmod(path, 0o600)
     return salt
-
-
-def _stat_stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
-
-
-def _file_digest(path: Path) -> str | None:
-    try:
-        return sha256_of(path)
-    except OSError:
-        return None

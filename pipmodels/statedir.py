@@ -11,29 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
-STATE_DIR_VARIABLE = "PIPMODELS_STATE_DIR"
-# A run folder whose process cannot be checked (Windows) is swept after this long.
-STALE_SECONDS = 24 * 3600
+from pipmodels.quickcheck import STATE_DIR_VARIABLE as STATE_DIR_VARIABLE
+from pipmodels.quickcheck import alive, state_folder
 
 
 def state_home(environ: Mapping[str, str]) -> Path:
     """``PIPMODELS_STATE_DIR``, else the platform's per-user cache folder, plus ``pipmodels``."""
-    if environ.get(STATE_DIR_VARIABLE):
-        return Path(environ[STATE_DIR_VARIABLE])
-    home = Path(environ.get("HOME") or environ.get("USERPROFILE") or Path.home())
-    if sys.platform == "win32":
-        base = Path(environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Caches"
-    else:
-        base = Path(environ.get("XDG_CACHE_HOME") or home / ".cache")
-    return base / "pipmodels"
+    return Path(state_folder(environ))
 
 
 def new_run_dir(home: Path) -> Path:
@@ -55,21 +43,5 @@ def sweep(runs: Path) -> None:
     """Remove run folders left by a killed run (SIGKILL gives no chance to clean up)."""
     for folder in runs.iterdir():
         pid = folder.name.split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid), folder):
+        if pid.isdigit() and not alive(int(pid), str(folder)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int, folder: Path) -> bool:
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32":
-        with contextlib.suppress(OSError):
-            return time.time() - folder.stat().st_mtime < STALE_SECONDS
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by another user
-    return True

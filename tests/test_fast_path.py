@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -45,14 +46,28 @@ def test_no_op_starts_nothing_and_asks_nothing(
     assert started == []
     assert any("-m pipmodels sync" in c for c in spy.commands), "the spy saw nothing"
 
-    # The no-op answers before the command-line library and anything heavy is imported.
+    # The same command line again answers from the last sync's record, before any option or
+    # input is parsed: of pipmodels, only the entry point and the quick check are imported.
     timed = synced.pipmodels(
-        "sync", "--python-executable", venv.python, "-q", python_args=("-X", "importtime")
+        "sync", "--python-executable", venv.python, python_args=("-X", "importtime")
     )
-    imported = {line.split("|")[-1].strip() for line in timed.stderr.splitlines() if "|" in line}
-    assert "pipmodels.fastpath" in imported
-    heavy = imported & {"click", "packaging", "requests", "piptools", "pipmodels.cli"}
-    assert not heavy, heavy
+    assert timed.stderr.strip().splitlines()[-1] == f"{UP_TO_DATE} of {venv.python}."
+    loaded = {name for name in _imported(timed.stderr) if name.startswith("pipmodels")}
+    assert loaded == {"pipmodels", "pipmodels.entry", "pipmodels.quickcheck"}
+
+    # Another spelling of the command (-q, the option's = form) has no record of its own yet:
+    # the fast path proper answers it, still before the command-line library is imported,
+    # prints nothing under -q, and leaves a record that answers the next run at once.
+    spelled = ("sync", f"--python-executable={venv.python}", "-q")
+    for expected in ("pipmodels.fastpath", "pipmodels.quickcheck"):
+        timed = synced.pipmodels(*spelled, python_args=("-X", "importtime"))
+        imported = _imported(timed.stderr)
+        assert expected in imported
+        heavy = imported & {"click", "packaging", "requests", "piptools", "pipmodels.cli"}
+        assert not heavy, heavy
+        assert [line for line in timed.stderr.splitlines() if "|" not in line] == []
+    assert "pipmodels.fastpath" not in imported
+    assert sum(server.requests.values()) == 0
 
 
 def _imported(run_stderr: str) -> set[str]:
@@ -85,15 +100,18 @@ def test_the_no_op_answers_from_the_fast_entry_under_every_documented_variable(
     assert any((tmp_path / "env-cache").glob("*.whl"))
     server.reset_counts()
 
-    timed = project.pipmodels(
-        "sync", "--python-executable", venv.python, python_args=("-X", "importtime")
-    )
-
-    assert f"{UP_TO_DATE} of {venv.python}." in timed.stderr
+    # The fast path proper (another spelling of the command line: no record of its own yet),
+    # then the record it leaves, answer under every variable.
+    for answers in ("pipmodels.fastpath", "pipmodels.quickcheck"):
+        timed = project.pipmodels(
+            "sync", f"--python-executable={venv.python}", python_args=("-X", "importtime")
+        )
+        assert f"{UP_TO_DATE} of {venv.python}." in timed.stderr
+        imported = _imported(timed.stderr)
+        assert answers in imported
+        assert not imported & {"click", "packaging", "requests", "piptools", "pipmodels.cli"}
+    assert "pipmodels.fastpath" not in imported
     assert sum(server.requests.values()) == 0
-    imported = _imported(timed.stderr)
-    assert "pipmodels.fastpath" in imported
-    assert not imported & {"click", "packaging", "requests", "piptools", "pipmodels.cli"}
 
 
 def _edit_input(p: Project, v: Venv, s: Server) -> None:
@@ -174,3 +192,71 @@ def test_a_changed_package_version_is_seen(
     stderr = sync(synced, venv)
     assert UP_TO_DATE not in stderr
     assert venv.freeze()["tinyspacy"] == "3.8.2"
+
+
+# What the quick check (a record of the files and variables the last sync read, checked with
+# os alone) must see: each a change the fast path proper sees by parsing.
+def _nested_input_edited(p: Project) -> None:
+    p.write("base.in", "tinyspacy<3.9\nhelperlib\n")
+
+
+def _pip_conf_edited(p: Project) -> None:
+    p.write("pip.conf", "[global]\ntimeout = 30\n[install]\nno-compile = true\n")
+
+
+def _env_file_written(p: Project) -> None:
+    p.write(".env", f"DEMO_BASE={p.env.pop('DEMO_BASE').replace('127.0.0.1', 'localhost')}\n")
+
+
+def _tool_pipmodels_written(p: Project) -> None:
+    p.write("pyproject.toml", "[tool.pipmodels]\ngenerate-hashes = false\n")
+
+
+def _netrc_appears(p: Project) -> None:
+    netrc = Path(p.env.get("NETRC") or os.environ["NETRC"])  # the tests' isolation names one
+    netrc.write_text("machine example.invalid login a password b\n")
+
+
+def _engine_variable_set(p: Project) -> None:
+    p.env["PIPMODELS_ENGINE"] = "uv"
+
+
+QUICK_CHANGES = {
+    "nested input edited": _nested_input_edited,
+    "pip.conf edited": _pip_conf_edited,
+    ".env written": _env_file_written,
+    "[tool.pipmodels] written": _tool_pipmodels_written,
+    "netrc appears": _netrc_appears,
+    "PIPMODELS_ variable set": _engine_variable_set,
+}
+
+
+@pytest.mark.parametrize("change", list(QUICK_CHANGES))
+def test_the_quick_check_sees_what_the_fast_path_sees(
+    change: str, server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    model = build_wheel(tmp_path / "d", "en_demo", "1.0.0", requires=["tinyspacy<3.9"])
+    url = server.add_release_asset("acme/models", "v1", model)
+    project.write("base.in", "tinyspacy<3.9\n")
+    project.write(
+        "requirements.in", "-r base.in\nen_demo @ ${DEMO_BASE}" + url[len(server.url) :] + "\n"
+    )
+    project.write("pip.conf", "[global]\ntimeout = 30\n")
+    (tmp_path / "home").mkdir()
+    project.env.update(
+        PIP_INDEX_URL=index,
+        DEMO_BASE=server.url,
+        PIP_CONFIG_FILE=str(project.root / "pip.conf"),
+        HOME=str(tmp_path / "home"),
+    )
+    sync(project, venv)
+    assert UP_TO_DATE in sync(project, venv)  # the record exists and answers
+
+    QUICK_CHANGES[change](project)
+    stderr = sync(project, venv)
+
+    assert UP_TO_DATE not in stderr
+    assert "Syncing" in stderr
+    assert UP_TO_DATE in sync(project, venv)
+    if change == "nested input edited":
+        assert "helperlib" in venv.freeze()
