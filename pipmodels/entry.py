@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing and collections.abc cost a no-op more than its own work
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pipmodels.options import CommandLine
 
 

@@ -20,7 +20,10 @@ import hmac
 import os
 import sys
 import time
-from collections.abc import Mapping
+
+TYPE_CHECKING = False  # typing and collections.abc cost more to import than this module does
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 FORMAT = "pipmodels-noop-1"
 STATE_DIR_VARIABLE = "PIPMODELS_STATE_DIR"
@@ -87,7 +90,7 @@ def record_path(home: str, argv: list[str], cwd: str) -> str:
 
     key = SEP.join([FORMAT, __version__, sys.executable, cwd, *argv])
     name = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return os.path.join(home, "noop", name)
+    return os.path.join(home, "synced", f"noop-{name}")  # beside the fast path's own records
 
 
 def save(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from pipmodels import console, fastpath, lockfile, spacy
 from pipmodels.compile import compile_requirements, inputs_digest, lock_digest, recorded_digest
@@ -94,8 +95,11 @@ def check_synced(session: Session, pins: list[Pin]) -> list[str]:
 def sync_and_remember(session: Session) -> SyncReport:
     """Download, compile when needed, sync; record the result for the next no-op check."""
     options = session.options
-    pins = download(session)
-    target = target_of(session)
+    # The target's Python describes itself while the models download: neither waits.
+    with ThreadPoolExecutor(1, thread_name_prefix="target") as pool:
+        described = pool.submit(target_of, session)
+        pins = download(session)
+        target = described.result()
     text = None
     if lockfile.synced_as_is(options):
         console.info(
