@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from pipmodels import console, engines, locktext, progress
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import write_or_explain
-from pipmodels.inputs import INDEX_OPTIONS, PROJECT_FILES, Inputs, Pin
+from pipmodels.inputs import INDEX_OPTIONS, PROJECT_FILES, Inputs, Model, Pin
 from pipmodels.pyproject import project_name
 from pipmodels.reqfile import Line, RequirementsFile, split_option
 
@@ -64,42 +65,89 @@ def recorded_digest(output: Path) -> str | None:
     return None if text is None else locktext.recorded_digest(text)
 
 
+@dataclass(frozen=True)
+class ModelFile:
+    """The file the compile reads for a model line: its cached archive, or a head start's
+    stub (:mod:`pipmodels.headstart`) while the archive downloads."""
+
+    model: Model
+    name: str
+    version: str
+    path: Path
+
+
 def compile_requirements(
     session: Session,
     pins: Sequence[Pin],
     *,
     write: bool = True,
     verify: Callable[[str], None] | None = None,
+    early: tuple[str, Mapping[Line, ModelFile], Mapping[str, str]] | None = None,
 ) -> str:
     """Compile and, with ``write``, replace the output file; return the new text either way.
 
     ``verify`` sees the new text before anything is written, and may refuse it by raising.
+    ``early`` is a head start's compile: its output, the stubs it read, and each stub's
+    sha256 with the archive's that replaces it.
     """
     options, cache = session.options, session.cache
     output_file = options.output_path
+    files: Mapping[Line, ModelFile]
+    if early is None:
+        files = {pin.model.req.line: model_file(pin, cache) for pin in pins}
+        current = _current_text(output_file)
+        # pip-compile keeps a model's hashes from its output file; not when the cached file has
+        # new bytes under the same version (a local wheel rebuilt): then it must hash afresh.
+        reuse = current is None or not _model_bytes_changed(current, pins)
+        text = engine_output(session, files, reuse_hashes=reuse, write=write)
+    else:
+        text, files, hashes = early
+        for stub_hash, archive_hash in hashes.items():
+            text = text.replace(f"sha256:{stub_hash}", f"sha256:{archive_hash}")
+    text = _pin_models(text, files, cache)
+    text = _add_declared_indexes(text, session, options.header_command)
+    digest = lock_digest(inputs_digest(session.inputs, pins, options), text)
+    text = locktext.add_digest(text, options.header_command, digest)
+    if verify is not None:
+        verify(text)
+    if write and _current_text(output_file) != text:
+        _write(output_file, text)  # unchanged content keeps its mtime, for make
+    return text
+
+
+def model_file(pin: Pin, cache: Cache) -> ModelFile:
+    return ModelFile(
+        pin.model, pin.entry.name, str(pin.entry.version), cache.file(pin.entry.filename)
+    )
+
+
+def engine_output(
+    session: Session, files: Mapping[Line, ModelFile], *, reuse_hashes: bool, write: bool = True
+) -> str:
+    """The engine's compile of the inputs with each model line pointing at its file; model
+    references are still the files' URLs (:func:`_pin_models` makes them pins)."""
+    options, cache = session.options, session.cache
+    output_file = options.output_path
+    inputs = session.inputs
     with session.ctx.scratch("compile-") as tmp:
         copy = _ScratchCopy(tmp)
         page = cache.run_page(tmp)
-        by_line = {pin.model.req.line: pin for pin in pins}
-        for parsed in session.inputs.source_tree:
-            copy.write(parsed, _rewrite(parsed, by_line, session, models_file=False))
-        for parsed in session.inputs.models_tree:
-            copy.write(parsed, _rewrite(parsed, by_line, session, models_file=True))
+        for parsed in inputs.source_tree:
+            copy.write(parsed, _rewrite(parsed, files, session, models_file=False))
+        for parsed in inputs.models_tree:
+            copy.write(parsed, _rewrite(parsed, files, session, models_file=True))
         output = copy.path(output_file)
         output.parent.mkdir(parents=True, exist_ok=True)
-        current = _current_text(output_file)
-        if current is not None:
+        if _current_text(output_file) is not None:
             # pip-compile keeps the pins it finds in its output file, so hand it the current one
             output.write_bytes(output_file.read_bytes())
-        inputs = session.inputs
         sources = [copy.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
-        # ... but it would also keep a model's old hashes when the cached file has new bytes
-        # under the same version (a local wheel rebuilt): then it must hash afresh.
-        reuse = current is None or not _model_bytes_changed(current, pins)
         engine = engines.get(options.engine)
-        command = engine.compile_command(session, sources, output, page=page, reuse_hashes=reuse)
+        command = engine.compile_command(
+            session, sources, output, page=page, reuse_hashes=reuse_hashes
+        )
         if not inputs.projects:  # the extras were a pyproject.toml's, read as requirements
             command = dataclasses.replace(command, cmd=_without_extras(command.cmd))
         console.info(f"{'Compiling' if write else 'Checking'} {_display(output_file)}")
@@ -116,7 +164,7 @@ def compile_requirements(
     text = locktext.with_paths_as_given(
         text, {str(project.absolute()): str(project) for project in inputs.projects}
     )
-    text = locktext.with_projects_named(
+    return locktext.with_projects_named(
         text,
         {
             copy.argument(source): f"{project_name(source)} ({source})"
@@ -124,15 +172,6 @@ def compile_requirements(
             if source.name in PROJECT_FILES
         },
     )
-    text = _pin_models(text, pins, cache)
-    text = _add_declared_indexes(text, session, options.header_command)
-    digest = lock_digest(inputs_digest(inputs, pins, options), text)
-    text = locktext.add_digest(text, options.header_command, digest)
-    if verify is not None:
-        verify(text)
-    if write and _current_text(output_file) != text:
-        _write(output_file, text)  # unchanged content keeps its mtime, for make
-    return text
 
 
 def _model_bytes_changed(text: str, pins: Sequence[Pin]) -> bool:
@@ -179,16 +218,20 @@ class _ScratchCopy:
 
 
 def _rewrite(
-    parsed: RequirementsFile, by_line: Mapping[Line, Pin], session: Session, *, models_file: bool
+    parsed: RequirementsFile,
+    files: Mapping[Line, ModelFile],
+    session: Session,
+    *,
+    models_file: bool,
 ) -> str:
     option_lines = set(parsed.options)
     out = []
     for line in parsed.lines:
-        pin = by_line.get(line)
-        if pin is not None:
-            req = pin.model.req
-            url = session.cache.file(pin.entry.filename).as_uri()
-            out.append(f"{pin.entry.name}{req.extras} @ {url}{_spaced(req.marker)}")
+        found = files.get(line)
+        if found is not None:
+            req = found.model.req
+            url = found.path.as_uri()
+            out.append(f"{found.name}{req.extras} @ {url}{_spaced(req.marker)}")
         elif models_file and line in option_lines:
             continue  # a models file's indexes and keys are for filling the cache only
         elif line in option_lines:
@@ -214,8 +257,8 @@ def _spaced(marker: str) -> str:
     return f" {marker}" if marker else ""
 
 
-def _pin_models(text: str, pins: Sequence[Pin], cache: Cache) -> str:
-    versions = {cache.file(p.entry.filename).as_uri(): str(p.entry.version) for p in pins}
+def _pin_models(text: str, files: Mapping[Line, ModelFile], cache: Cache) -> str:
+    versions = {found.path.as_uri(): found.version for found in files.values()}
     pinned = locktext.pin_references(text, versions, forbidden=cache.root.as_uri())
     if pinned is None:
         raise PipmodelsError(

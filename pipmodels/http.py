@@ -7,6 +7,7 @@ went wrong after pip failed, and for the GitHub API. pip's own downloads keep pi
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20
 IDENTITY = {"Accept-Encoding": "identity"}
+# A wheel's central directory and dist-info files are kilobytes: this holds them for thousands
+# of members, and is fetched once either way (it is the file's own end).
+TAIL_BYTES = 256 << 10
+CONTENT_RANGE = re.compile(r"bytes (\d{1,19})-(\d{1,19})/(\d{1,19})")
 # Set by Ctrl-C: downloads on worker threads stop at their next chunk.
 cancelled = threading.Event()
 
@@ -237,21 +242,33 @@ class Client:
             )
 
     def download(
-        self, url: str, dest: Path, *, where: str, key: Credential | None = None
+        self,
+        url: str,
+        dest: Path,
+        *,
+        where: str,
+        key: Credential | None = None,
+        on_tail: Callable[[str, Tail], None] | None = None,
     ) -> Downloaded:
-        """Stream ``url`` into a file in ``dest``, hashing while writing; read each byte once."""
+        """Stream ``url`` into a file in ``dest``, hashing while writing; read each byte once.
+
+        With ``on_tail``, a host that serves byte ranges is asked for the file's end first,
+        which ``on_tail`` sees with the file's name, and then for the rest (see
+        :mod:`pipmodels.headstart`); a host that does not sends the file whole, as without.
+        """
         import requests
         import urllib3
 
         shown = self.shown(url)
         try:
+            if on_tail is not None:
+                done = self._tail_first(url, dest, where=where, key=key, on_tail=on_tail)
+                if done is not None:
+                    return done
             # "identity", as pip asks: a host that compresses on the fly sends the file itself.
             with self.send(url, stream=True, headers=IDENTITY, key=key) as response:
-                keyed = self.auth_for(url, key) is not None
-                _check_status(response.status_code, shown, where, keyed)
+                target = self._target(url, response, dest, where, key)
                 progress.expect(_announced_size(response.headers))
-                filename = archive_filename(url, response.headers, where=f"{where}: {shown}")
-                target = dest / filename
                 with target.open("xb") as stream:
                     sha256, size = self._copy(response, stream, shown, where)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
@@ -263,6 +280,71 @@ class Client:
                 "Check the network and the URL, then run again.",
             ) from None
         return Downloaded(target, sha256, size)
+
+    def _target(
+        self, url: str, response: requests.Response, dest: Path, where: str, key: Credential | None
+    ) -> Path:
+        shown = self.shown(url)
+        _check_status(response.status_code, shown, where, self.auth_for(url, key) is not None)
+        return dest / archive_filename(url, response.headers, where=f"{where}: {shown}")
+
+    def _tail_first(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        where: str,
+        key: Credential | None,
+        on_tail: Callable[[str, Tail], None],
+    ) -> Downloaded | None:
+        """The file's last bytes, then the rest; None when the host sent no usable range (the
+        caller then asks for the file whole: at most the tail's bytes are fetched twice)."""
+        shown = self.shown(url)
+        asked = {**IDENTITY, "Range": f"bytes=-{TAIL_BYTES}"}
+        with self.send(url, stream=True, headers=asked, key=key) as response:
+            target = self._target(url, response, dest, where, key)
+            if response.status_code != 206:
+                if response.status_code != 200:
+                    return None
+                progress.expect(_announced_size(response.headers))
+                with target.open("xb") as stream:  # the whole file: no range, no waste
+                    sha256, size = self._copy(response, stream, shown, where)
+                return Downloaded(target, sha256, size)
+            tail = _tail_of(response)
+            validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+        if tail is None:
+            return None
+        progress.expect(tail.total)
+        on_tail(target.name, tail)
+        digest, size = hashlib.sha256(), 0
+        with target.open("xb") as stream:
+            if tail.start:
+                rest = {**IDENTITY, "Range": f"bytes=0-{tail.start - 1}"}
+                if validator:
+                    rest["If-Range"] = validator  # changed since: the whole new file instead
+                with self.send(url, stream=True, headers=rest, key=key) as response:
+                    self._target(url, response, dest, where, key)  # its status, checked
+                    whole = response.status_code == 200
+                    if not whole and _content_range(response.headers) != (
+                        0,
+                        tail.start - 1,
+                        tail.total,
+                    ):
+                        raise PipmodelsError(
+                            f"{where}: {shown} answered a range request with other bytes than "
+                            "asked for. Nothing was added to the cache.",
+                            "Try again; if it persists, the host is misbehaving.",
+                        )
+                    for chunk in _watched(arriving(response), self.policy, shown, where):
+                        stream.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+                    if whole:
+                        return Downloaded(target, digest.hexdigest(), size)
+            stream.write(tail.data)
+            digest.update(tail.data)
+            size += len(tail.data)
+        return Downloaded(target, digest.hexdigest(), size)
 
     def _copy(
         self, response: requests.Response, stream: IO[bytes], shown: str, where: str
@@ -288,12 +370,44 @@ def arriving(response: requests.Response) -> Iterator[bytes]:
         yield from raw.stream(1 << 16, decode_content=False)
 
 
+def _content_range(headers: Mapping[str, str]) -> tuple[int, int, int] | None:
+    """``Content-Range: bytes FIRST-LAST/TOTAL`` as three numbers; None for any other form."""
+    match = CONTENT_RANGE.fullmatch(headers.get("Content-Range", "").strip())
+    if match is None:
+        return None
+    first, last, total = (int(group) for group in match.groups())
+    return (first, last, total) if first <= last < total else None
+
+
+def _tail_of(response: requests.Response) -> Tail | None:
+    """A 206 answer to ``bytes=-N`` as the file's tail, when it says so consistently."""
+    found = _content_range(response.headers)
+    if found is None or found[1] != found[2] - 1 or found[1] - found[0] >= TAIL_BYTES:
+        return None
+    first, last, total = found
+    data = b""
+    for chunk in arriving(response):
+        data += chunk
+        if len(data) > last - first + 1:
+            return None
+    return Tail(data, first, total) if len(data) == last - first + 1 else None
+
+
 def _announced_size(headers: Mapping[str, str]) -> int:
     """The body's size as the server announces it; 0 when it does not, or cannot be read."""
     try:
         return int(headers.get("Content-Length") or 0)
     except ValueError:
         return 0
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The last bytes of a file: ``data`` is its bytes ``start`` to ``total - 1``."""
+
+    data: bytes
+    start: int
+    total: int
 
 
 @dataclass(frozen=True)
