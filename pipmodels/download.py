@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import Requirement
@@ -41,6 +41,7 @@ from pipmodels.mirror import Mirror
 from pipmodels.reqfile import Line, split_option
 
 if TYPE_CHECKING:
+    from pipmodels.headstart import HeadStart
     from pipmodels.session import Session
 
 CHUNK = http.CHUNK
@@ -54,8 +55,9 @@ class Settings:
     mirror: Mirror | None = None  # asked before each model's origin
 
 
-def download(session: Session) -> list[Pin]:
-    """Make sure every model is in the cache and return its pin, downloading what is missing."""
+def download(session: Session, head: HeadStart[Any] | None = None) -> list[Pin]:
+    """Make sure every model is in the cache and return its pin, downloading what is missing;
+    ``head`` is offered each downloading wheel's tail (:mod:`pipmodels.headstart`)."""
     options = session.options
     settings = Settings(
         jobs=options.jobs, upgrade=options.upgrade, mirror=mirror.for_session(session)
@@ -67,10 +69,15 @@ def download(session: Session) -> list[Pin]:
         refuse_placeholder_name(model)
     session.cache.ensure()
     with session.cache.locked():
-        return fill(models, session, settings)
+        return fill(models, session, settings, head)
 
 
-def fill(models: Sequence[Model], session: Session, settings: Settings) -> list[Pin]:
+def fill(
+    models: Sequence[Model],
+    session: Session,
+    settings: Settings,
+    head: HeadStart[Any] | None = None,
+) -> list[Pin]:
     cache = session.cache
     pins: dict[Model, Entry] = {}
     missing: list[Model] = []
@@ -80,10 +87,12 @@ def fill(models: Sequence[Model], session: Session, settings: Settings) -> list[
             missing.append(model)
         else:
             pins[model] = entry
+    if head is not None:
+        head.expect(missing if settings.mirror is None else [], pins)
     if missing:
         console.info(f"Fetching {len(missing)} model(s) into {cache.root}")
         with progress.phase("download"), progress.meter(cache.state, "download-*", "downloaded"):
-            pins.update(_download_all(missing, session, settings))
+            pins.update(_download_all(missing, session, settings, head))
     result = [Pin(m, pins[m]) for m in models]
     _check_conflicts(result)
     return result
@@ -100,14 +109,14 @@ def _cached(model: Model, cache: Cache) -> Entry | None:
 
 
 def _download_all(
-    missing: Sequence[Model], session: Session, settings: Settings
+    missing: Sequence[Model], session: Session, settings: Settings, head: HeadStart[Any] | None
 ) -> dict[Model, Entry]:
     """Downloads, and beside them the check for namesakes on the index, on one pool."""
     results: dict[Model, Entry] = {}
     with session.ctx.web() as web:
         pool = ThreadPoolExecutor(max_workers=max(1, settings.jobs))
         futures: dict[Future[Entry], Model] = {
-            pool.submit(_fetch, model, session, web, settings): model for model in missing
+            pool.submit(_fetch, model, session, web, settings, head): model for model in missing
         }
         names = sorted({m.req.name for m in missing if m.req.name and _index_hears_of(m)})
         checks = [pool.submit(diagnose.namesake_warning, n, web, session.ctx) for n in names]
@@ -151,7 +160,13 @@ def _warn_namesakes(checks: list[Future[str | None]]) -> None:
             console.warn(message)
 
 
-def _fetch(model: Model, session: Session, web: http.Client, settings: Settings) -> Entry:
+def _fetch(
+    model: Model,
+    session: Session,
+    web: http.Client,
+    settings: Settings,
+    head: HeadStart[Any] | None = None,
+) -> Entry:
     cache = session.cache
     with cache.staging() as staging:
         dest = staging / "files"
@@ -159,13 +174,16 @@ def _fetch(model: Model, session: Session, web: http.Client, settings: Settings)
         got = mirror.fetch(settings.mirror, web, model, dest, session.ctx.base_environ)
         location = session.model_location(model.req) if model.req.url and not got else None
         url = location.public if location else None
+        if head is not None and (got is not None or not url or url.startswith("file:")):
+            head.give_up()  # only a download from its origin offers a tail
         if got is not None:
             staged, sha256 = got.path, got.sha256
         elif url and url.startswith("file:"):
             staged, sha256 = _copy_local(model, url, dest)
         elif url:
             key = location.credential if location else None
-            got = web.download(url, dest, where=model.req.line.where, key=key)
+            offer = None if head is None else functools.partial(head.offer, model)
+            got = web.download(url, dest, where=model.req.line.where, key=key, on_tail=offer)
             staged, sha256 = got.path, got.sha256
         else:
             staged = _pip_download(model, staging, dest, session, settings)

@@ -18,18 +18,21 @@ import hashlib
 import io
 import threading
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from pipmodels.archives import MAX_METADATA_BYTES
 from pipmodels.http import Tail
 
 if TYPE_CHECKING:
-    from pipmodels.cache import Entry
+    from pipmodels.cache import Cache, Entry
     from pipmodels.inputs import Model
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -88,23 +91,42 @@ def _tags(compressed: str) -> list[str]:
     ]
 
 
-class HeadStart:
+def archive_metadata(path: Path) -> bytes | None:
+    """A wheel's METADATA as stored, to compare with a stub's."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [
+                n
+                for n in archive.namelist()
+                if n.count("/") == 1 and n.split("/")[0].endswith(".dist-info")
+            ]
+            member = next((n for n in names if n.endswith("/METADATA")), None)
+            return None if member is None else archive.read(member)
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
+class HeadStart(Generic[T]):
     """Stubs for the models being downloaded, and the compile started once all have one."""
 
-    def __init__(self, folder: Path, start: Callable[[Sequence[Stub]], str]) -> None:
+    def __init__(
+        self, folder: Path, start: Callable[[Sequence[Stub], Mapping[Model, Entry]], T]
+    ) -> None:
         self.folder = folder
         self._start = start
         self._lock = threading.Lock()
         self._waiting: set[Model] = set()
         self._stubs: dict[Model, Stub] = {}
+        self._cached: Mapping[Model, Entry] = {}
         self._given_up = False
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="head-start")
-        self._compile: Future[str] | None = None
+        self._compile: Future[T] | None = None
 
-    def expect(self, models: Sequence[Model]) -> None:
-        """The models being downloaded; none means there is nothing to start early."""
+    def expect(self, models: Sequence[Model], cached: Mapping[Model, Entry]) -> None:
+        """The models being downloaded (none: nothing to start early) and those in the cache."""
         with self._lock:
             self._waiting = set(models)
+            self._cached = dict(cached)
             self._given_up = not models
 
     def give_up(self) -> None:
@@ -129,11 +151,9 @@ class HeadStart:
             self._waiting.discard(model)
             if not self._waiting and self._compile is None:
                 stubs = list(self._stubs.values())
-                self._compile = self._pool.submit(self._start, stubs)
+                self._compile = self._pool.submit(self._start, stubs, self._cached)
 
-    def result(
-        self, entries: dict[Model, Entry], read_metadata: Callable[[Entry], bytes | None]
-    ) -> tuple[str, list[Stub]] | None:
+    def result(self, entries: Mapping[Model, Entry], cache: Cache) -> tuple[T, list[Stub]] | None:
         """The early compile's output and its stubs, when every downloaded archive holds its
         stub's METADATA; None when there was no early compile or it cannot be used (its
         error, if it failed, is dropped: the compile from the archives will show it)."""
@@ -154,7 +174,7 @@ class HeadStart:
             if (
                 entry is None
                 or entry.filename != stub.filename
-                or read_metadata(entry) != stub.metadata
+                or archive_metadata(cache.file(entry.filename)) != stub.metadata
             ):
                 return None
         return text, stubs

@@ -282,10 +282,18 @@ class Client:
         return Downloaded(target, sha256, size)
 
     def _target(
-        self, url: str, response: requests.Response, dest: Path, where: str, key: Credential | None
+        self,
+        url: str,
+        response: requests.Response,
+        dest: Path,
+        where: str,
+        key: Credential | None,
+        *,
+        ranged: bool = False,
     ) -> Path:
         shown = self.shown(url)
-        _check_status(response.status_code, shown, where, self.auth_for(url, key) is not None)
+        status = 200 if ranged and response.status_code == 206 else response.status_code
+        _check_status(status, shown, where, self.auth_for(url, key) is not None)
         return dest / archive_filename(url, response.headers, where=f"{where}: {shown}")
 
     def _tail_first(
@@ -302,10 +310,10 @@ class Client:
         shown = self.shown(url)
         asked = {**IDENTITY, "Range": f"bytes=-{TAIL_BYTES}"}
         with self.send(url, stream=True, headers=asked, key=key) as response:
-            target = self._target(url, response, dest, where, key)
+            if response.status_code == 416:  # no range of an empty file: ask for it whole
+                return None
+            target = self._target(url, response, dest, where, key, ranged=True)
             if response.status_code != 206:
-                if response.status_code != 200:
-                    return None
                 progress.expect(_announced_size(response.headers))
                 with target.open("xb") as stream:  # the whole file: no range, no waste
                     sha256, size = self._copy(response, stream, shown, where)
@@ -323,7 +331,7 @@ class Client:
                 if validator:
                     rest["If-Range"] = validator  # changed since: the whole new file instead
                 with self.send(url, stream=True, headers=rest, key=key) as response:
-                    self._target(url, response, dest, where, key)  # its status, checked
+                    self._target(url, response, dest, where, key, ranged=True)  # its status
                     whole = response.status_code == 200
                     if not whole and _content_range(response.headers) != (
                         0,

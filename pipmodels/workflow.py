@@ -7,28 +7,74 @@ writes requirements.txt when its inputs changed, :mod:`sync` runs pip-sync, and
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from pipmodels import console, fastpath, lockfile, spacy
-from pipmodels.compile import compile_requirements, inputs_digest, lock_digest, recorded_digest
+from pipmodels.cache import Entry
+from pipmodels.compile import (
+    ModelFile,
+    compile_requirements,
+    engine_output,
+    inputs_digest,
+    lock_digest,
+    model_file,
+    recorded_digest,
+)
 from pipmodels.diagnose import placeholder_message
 from pipmodels.download import download
 from pipmodels.errors import PipmodelsError
-from pipmodels.inputs import Pin, spacy_model_name
+from pipmodels.filenames import name_from_filename
+from pipmodels.headstart import HeadStart, Stub
+from pipmodels.inputs import Model, Pin, spacy_model_name
+from pipmodels.installed import Target
 from pipmodels.pipoutput import SyncReport
-from pipmodels.reqfile import split_option
+from pipmodels.reqfile import Line, split_option
 from pipmodels.session import Session
 from pipmodels.sync import sync_environment, target_of, would_change
 
 __all__ = ["check_compiled", "check_synced", "compile_", "download", "sync_and_remember"]
 
 
-def compile_(session: Session, pins: list[Pin], *, write: bool = True) -> str:
+def compile_(
+    session: Session,
+    pins: list[Pin],
+    *,
+    write: bool = True,
+    head: HeadStart[EarlyCompile] | None = None,
+) -> str:
     refuse_bare_model_names(session, pins)
-    return compile_requirements(session, pins, write=write, verify=_spacy_check(session, pins))
+    verify = _spacy_check(session, pins)
+    early = None if head is None else head.result({p.model: p.entry for p in pins}, session.cache)
+    if early is not None:
+        (text, files), stubs = early
+        archives = {p.model: p.entry.sha256 for p in pins}
+        hashes = {stub.sha256: archives[stub.model] for stub in stubs}
+        return compile_requirements(session, pins, verify=verify, early=(text, files, hashes))
+    return compile_requirements(session, pins, write=write, verify=verify)
+
+
+EarlyCompile = tuple[str, dict[Line, ModelFile]]
+
+
+def _head_start(session: Session, folder: Path) -> HeadStart[EarlyCompile]:
+    """A compile against the models' stubs, started while their archives download."""
+
+    def start(stubs: Sequence[Stub], cached: Mapping[Model, Entry]) -> EarlyCompile:
+        files = {m.req.line: model_file(Pin(m, e), session.cache) for m, e in cached.items()}
+        for stub in stubs:
+            found = name_from_filename(stub.filename)
+            if found is None:
+                raise ValueError(stub.filename)  # not a wheel's name: no early compile
+            name, version = found
+            files[stub.model.req.line] = ModelFile(stub.model, name, str(version), stub.path)
+        return engine_output(session, files, reuse_hashes=True), files
+
+    return HeadStart(folder, start)
 
 
 def _spacy_check(session: Session, pins: list[Pin]) -> Callable[[str], None] | None:
@@ -95,11 +141,28 @@ def check_synced(session: Session, pins: list[Pin]) -> list[str]:
 def sync_and_remember(session: Session) -> SyncReport:
     """Download, compile when needed, sync; record the result for the next no-op check."""
     options = session.options
-    # The target's Python describes itself while the models download: neither waits.
-    with ThreadPoolExecutor(1, thread_name_prefix="target") as pool:
+    # A first compile (no requirements.txt yet) starts when the models' metadata arrives.
+    first = not lockfile.synced_as_is(options) and not options.output_path.exists()
+    with contextlib.ExitStack() as stack:
+        head = None
+        if first and not options.dry_run:
+            head = _head_start(session, stack.enter_context(session.ctx.scratch("stubs-")))
+            stack.callback(head.close)
+        # The target's Python describes itself while the models download: neither waits.
+        pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="target"))
         described = pool.submit(target_of, session)
-        pins = download(session)
+        pins = download(session, head)
         target = described.result()
+        report = _compile_and_sync(session, pins, target, head)
+    if not options.dry_run:
+        fastpath.remember(session, target)
+    return report
+
+
+def _compile_and_sync(
+    session: Session, pins: list[Pin], target: Target, head: HeadStart[EarlyCompile] | None
+) -> SyncReport:
+    options = session.options
     text = None
     if lockfile.synced_as_is(options):
         console.info(
@@ -111,8 +174,5 @@ def sync_and_remember(session: Session) -> SyncReport:
         console.info(f"{options.output_path} would be compiled again; showing pip-sync for that")
         text = compile_(session, pins, write=False)
     else:
-        compile_(session, pins)
-    report = sync_environment(session, pins, target, text=text)
-    if not options.dry_run:
-        fastpath.remember(session, target)
-    return report
+        compile_(session, pins, head=head)
+    return sync_environment(session, pins, target, text=text)

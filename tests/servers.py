@@ -32,6 +32,28 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def ranged(response: Response, headers: dict[str, str]) -> Response:
+    """A 200 answer cut to the ``Range`` asked for (one range, RFC 9110), as a 206; whole when
+    ``If-Range`` names another version of it, or the range cannot be served."""
+    asked = headers.get("range", "")
+    if response.status != 200 or not asked.startswith("bytes=") or "," in asked:
+        return response
+    validator = headers.get("if-range")
+    current = {response.headers.get("ETag"), response.headers.get("Last-Modified")}
+    if validator is not None and validator not in current:
+        return response
+    first_text, _, last_text = asked[len("bytes=") :].partition("-")
+    size = len(response.body)
+    if not first_text:  # the last N bytes
+        first, last = max(0, size - int(last_text)), size - 1
+    else:
+        first, last = int(first_text), min(int(last_text or size - 1), size - 1)
+    if first > last:
+        return Response(416, b"", {"Content-Range": f"bytes */{size}"})
+    cut = dict(response.headers, **{"Content-Range": f"bytes {first}-{last}/{size}"})
+    return Response(206, response.body[first : last + 1], cut)
+
+
 class LocalHost:
     """A threaded HTTP server on 127.0.0.1 and an ephemeral port, serving ``handler``."""
 
@@ -59,6 +81,7 @@ class Server(LocalHost):
         self.chunk = 1 << 16
         self.log: list[Request] = []
         self.archives: dict[str, str] = {}  # path -> archive filename it serves
+        self.ranges = True  # answer Range requests as GitHub's release storage does
         self.active = 0  # archive bodies being sent right now
         self.max_active = 0
         self._gauge = threading.Lock()
@@ -83,6 +106,8 @@ class Server(LocalHost):
                 server.requests[path] += 1
                 handler = server.routes.get(path)
                 response = handler(request) if handler else Response(404, b"not found")
+                if server.ranges and body:
+                    response = ranged(response, request.headers)
                 self.send_response(response.status)
                 for key, value in response.headers.items():
                     self.send_header(key, value)
