@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
 from pipmodels.archives import MAX_METADATA_BYTES
 from pipmodels.http import Tail
 
@@ -66,10 +68,11 @@ def wheel_metadata(tail: Tail) -> tuple[str, bytes] | None:
 
 
 def write_stub(folder: Path, filename: str, dist_info: str, metadata: bytes) -> Path:
-    """A wheel named ``filename`` with ``dist_info``'s METADATA, WHEEL and RECORD only."""
+    """A wheel named ``filename`` with ``dist_info``'s METADATA, WHEEL and RECORD only;
+    ``filename`` must be a valid wheel name (:func:`stub_name_problem`)."""
+    tags = sorted(str(tag) for tag in parse_wheel_filename(filename)[3])
     wheel = b"Wheel-Version: 1.0\nGenerator: pipmodels (metadata only)\nRoot-Is-Purelib: true\n"
-    tag = filename[: -len(".whl")].split("-", 2)[-1]
-    wheel += b"".join(f"Tag: {t}\n".encode() for t in _tags(tag))
+    wheel += b"".join(f"Tag: {tag}\n".encode() for tag in tags)
     files = {f"{dist_info}/METADATA": metadata, f"{dist_info}/WHEEL": wheel}
     record = "".join(f"{name},,\n" for name in [*files, f"{dist_info}/RECORD"])
     files[f"{dist_info}/RECORD"] = record.encode()
@@ -80,15 +83,15 @@ def write_stub(folder: Path, filename: str, dist_info: str, metadata: bytes) -> 
     return path
 
 
-def _tags(compressed: str) -> list[str]:
-    """``py2.py3-none-any`` as its tags, as the wheel file name compresses them."""
-    python, abi, platform = compressed.split("-")[-3:]
-    return [
-        f"{p}-{a}-{x}"
-        for p in python.split(".")
-        for a in abi.split(".")
-        for x in platform.split(".")
-    ]
+def is_wheel_name(filename: str) -> bool:
+    """A file name a stub can take: a wheel's, with no path in it."""
+    if "/" in filename or "\\" in filename or filename.startswith("."):
+        return False
+    try:
+        parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return False
+    return True
 
 
 def archive_metadata(path: Path) -> bytes | None:
@@ -134,12 +137,19 @@ class HeadStart(Generic[T]):
             self._given_up = True
 
     def offer(self, model: Model, filename: str, tail: Tail) -> None:
-        """A downloading model's tail: its stub, and the compile when it was the last one."""
-        found = wheel_metadata(tail) if filename.endswith(".whl") else None
+        """A downloading model's tail: its stub, and the compile when it was the last one.
+        Never raises: the download it is called from goes on whatever the tail holds."""
+        try:
+            self._offer(model, filename, tail)
+        except Exception:  # a head start lost, never a download
+            self.give_up()
+
+    def _offer(self, model: Model, filename: str, tail: Tail) -> None:
+        found = wheel_metadata(tail) if is_wheel_name(filename) else None
         with self._lock:
             if self._given_up or model not in self._waiting:
                 return
-            if found is None or not _safe_name(filename):
+            if found is None:
                 self._given_up = True
                 return
             dist_info, metadata = found
@@ -184,10 +194,6 @@ class HeadStart(Generic[T]):
         the caller's interrupt handling)."""
         self.give_up()
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _safe_name(filename: str) -> bool:
-    return "/" not in filename and "\\" not in filename and not filename.startswith(".")
 
 
 class _TailFile(io.RawIOBase):
