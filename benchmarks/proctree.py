@@ -59,8 +59,13 @@ class Trace:
     def children(self, of: int | None = None) -> list[Proc]:
         """Direct children of ``of`` (default: the root), by start time."""
         parent = self.root if of is None else of
-        kids = [p for p in self.procs.values() if p.parent == parent]
+        kids = [p for p in self.procs.values() if p.parent == parent and p.label != WATCHDOG]
         return sorted(kids, key=lambda p: p.first)
+
+
+# pipmodels' watchdog (runner.py): alive for the whole run, it waits, and stops children's
+# process groups if pipmodels dies. It is not a step.
+WATCHDOG = "pipmodels watchdog"
 
 
 def classify(argv: Sequence[str]) -> str:
@@ -80,6 +85,8 @@ def classify(argv: Sequence[str]) -> str:
             return "target python: search path"
         if "distributions" in script:
             return "target python: installed packages"
+        if "killpg" in script:
+            return WATCHDOG
         return "python -c"
     return Path(words[0]).name if words else "?"
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.measure import Plan, Result, bench_workflow
-from benchmarks.workflows import PIP_URL, workflows
+from benchmarks.workflows import workflows
 from benchmarks.world import World, cache_env, make_world, say
 
 SPACY = "spacy>=3.8,<3.9"
@@ -47,7 +47,7 @@ def real_env(caches: Path) -> dict[str, str]:
 
 
 def bench_real_deps(tmp: Path, caches: Path, repeat: int, keep: bool) -> list[Result]:
-    """Every workflow but plain pip over ``spacy`` plus a model, priming the shared caches."""
+    """Every workflow over ``spacy`` plus a model, priming the shared caches."""
     say(f"[real deps] download caches kept in {caches}")
     caches.mkdir(parents=True, exist_ok=True)
     world: World = make_world(tmp / "real-deps", MODEL_MB, bandwidth=0)
@@ -55,8 +55,6 @@ def bench_real_deps(tmp: Path, caches: Path, repeat: int, keep: bool) -> list[Re
     try:
         results = []
         for workflow in workflows():
-            if workflow.name == PIP_URL:
-                continue
             variant = dataclasses.replace(workflow, inspect=False, warm_variants=())
             results += bench_workflow(world, variant, plan)
         return results

@@ -1,11 +1,11 @@
-"""Issue 12's targets (and issue 6's that still hold), checked against one run's findings."""
+"""Issue 20's targets (and earlier issues' that still hold), checked against one run's findings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from benchmarks.findings import Findings, SizeRun
-from benchmarks.measure import cold
+from benchmarks.measure import cold, warm_sample
 from benchmarks.report import seconds_of
 from benchmarks.workflows import MAKEFILE, PIPMODELS, PIPMODELS_UV, UV_URL
 
@@ -138,6 +138,27 @@ def fill_targets(findings: Findings) -> list[Target]:
     return found
 
 
+def real_targets(findings: Findings) -> list[Target]:
+    """spaCy's real tree, warm: each engine's no-op within 2x of `uv pip sync` alone."""
+    by_name = {r.name: r for r in findings.real}
+    uv = by_name.get(UV_URL)
+    uv_sample = warm_sample(uv) if uv else None
+    uv_sync = (
+        next((s for label, s in uv_sample.steps if label == "uv pip sync"), None)
+        if uv_sample
+        else None
+    )
+    found = []
+    for name in (PIPMODELS, PIPMODELS_UV):
+        result = by_name.get(name)
+        if result is None:
+            continue
+        label = f"real spaCy tree: warm `{name}` <= 2x `uv pip sync` of the same lock"
+        found.append(share(label, seconds_of(result, warm_sample), uv_sync, 2.0))
+    return found
+
+
 def all_targets(findings: Findings) -> list[Target]:
     found = [t for run in findings.sizes for t in cold_targets(run)]
-    return found + memory_targets(findings) + noop_targets(findings) + fill_targets(findings)
+    found += memory_targets(findings) + noop_targets(findings) + fill_targets(findings)
+    return found + real_targets(findings)

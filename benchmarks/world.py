@@ -134,6 +134,7 @@ def github_caching(handler: Handler, etag: str) -> Handler:
                     "ETag": f'"{etag}"',
                     "Last-Modified": "Tue, 03 Sep 2024 10:00:00 GMT",
                     "Cache-Control": "max-age=300",
+                    "Accept-Ranges": "bytes",  # as GitHub's storage says: uv then asks ranges
                 }
             )
         return response
