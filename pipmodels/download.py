@@ -88,7 +88,10 @@ def fill(
         else:
             pins[model] = entry
     if head is not None:
-        head.expect(missing if settings.mirror is None else [], pins)
+        # A line that pins a hash is trusted only once the whole file has it: no early compile
+        # reads a tail that hash has not vouched for. A mirror serves whole files.
+        early = settings.mirror is None and not any(_given_hashes(m) for m in missing)
+        head.expect(missing if early else [], pins)
     if missing:
         console.info(f"Fetching {len(missing)} model(s) into {cache.root}")
         with progress.phase("download"), progress.meter(cache.state, "download-*", "downloaded"):
@@ -340,11 +343,17 @@ def _specifier(model: Model) -> SpecifierSet | None:
 
 
 def _hash_allowed(sha256: str, model: Model) -> bool:
-    """No hash given, or ours among them (``--hash`` options or a ``#sha256=`` fragment)."""
+    """No hash given, or ours among them."""
+    allowed = _given_hashes(model)
+    return not allowed or sha256 in allowed
+
+
+def _given_hashes(model: Model) -> list[str]:
+    """The sha256 digests a line allows (``--hash`` options or a ``#sha256=`` fragment)."""
     allowed = [h.lower().removeprefix("sha256:") for h in model.req.hashes]
     if model.req.url and "#sha256=" in model.req.url:
         allowed.append(model.req.url.rsplit("#sha256=", 1)[1][:64].lower())
-    return not allowed or sha256 in allowed
+    return allowed
 
 
 def _size(size: int) -> str:

@@ -106,7 +106,8 @@ def save(
     path = record_path(home, argv, os.getcwd())
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8", errors="surrogateescape") as out:
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8", errors="surrogateescape") as out:
         out.write(SEP.join([*fields, *names, str(len(names))]))
     os.replace(temporary, path)
 

@@ -201,12 +201,9 @@ def test_a_file_that_changes_between_the_two_requests_is_compiled_from_what_arri
     assert "helperlib" in venv.freeze()
 
 
-@pytest.mark.slow
-def test_a_tail_from_another_file_is_refused_and_nothing_is_written(
-    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
-) -> None:
-    """A hostile host sends the tail of a wheel that requires what it wants installed, and the
-    head of the real one: the bytes make no archive, and the early compile is never used."""
+def _hostile_host(server: Server, tmp_path: Path) -> Path:
+    """A host that sends the tail of a wheel requiring helperlib, and the rest of the real
+    wheel (which requires tinyspacy); returns the real wheel."""
     real = build_wheel(tmp_path / "a", "en_demo", "1.0.0", requires=["tinyspacy<3.9"], payload=BIG)
     evil = build_wheel(tmp_path / "b", "en_demo", "1.0.0", requires=["helperlib"], payload=BIG + 7)
     real_bytes, evil_bytes = real.read_bytes(), evil.read_bytes()
@@ -222,6 +219,36 @@ def test_a_tail_from_another_file_is_refused_and_nothing_is_written(
 
     server.ranges = False
     server.routes[f"/files/{real.name}"] = blob
+    return real
+
+
+@pytest.mark.slow
+def test_a_line_that_pins_a_hash_compiles_nothing_before_the_file_has_it(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """The tail is not covered by the line's hash until the whole file is: an early compile
+    would resolve (and could build) what a hostile tail names."""
+    real = _hostile_host(server, tmp_path)
+    sha256 = hashlib.sha256(real.read_bytes()).hexdigest()
+    url = f"{server.url}/files/{real.name}"
+    project.write("requirements.in", f"en_demo @ {url} --hash=sha256:{sha256}\n")
+    project.env["PIP_INDEX_URL"] = index
+
+    run = project.pipmodels("sync", "--python-executable", venv.python, check=False)
+
+    assert run.returncode == 1
+    assert "Compiling" not in run.stderr
+    assert not [path for path in server.requests if "helperlib" in path]
+    assert not project.root.joinpath("requirements.txt").exists()
+
+
+@pytest.mark.slow
+def test_a_tail_from_another_file_is_refused_and_nothing_is_written(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """A hostile host sends the tail of a wheel that requires what it wants installed, and the
+    head of the real one: the bytes make no archive, and the early compile is never used."""
+    real = _hostile_host(server, tmp_path)
     project.write("requirements.in", f"en_demo @ {server.url}/files/{real.name}\n")
     project.env["PIP_INDEX_URL"] = index
 
