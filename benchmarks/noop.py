@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 import statistics
+import sysconfig
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pipmodels
 from benchmarks.world import PYTHON, REQS, UV, run
 
 if TYPE_CHECKING:
     from benchmarks.workflows import Site
 
+INSTALLED = "pipmodels sync (warm no-op), installed as users install it"
 # Modules a no-op should not need (issue 12): the check runs before any of them is useful.
 HEAVY = ("click", "requests", "packaging", "piptools", "pip", "urllib3", "tomllib", "email")
 
@@ -87,6 +92,11 @@ def side_by_side(site: Site, runs: int) -> dict[str, float]:
         "python -c pass (tool venv)": [PYTHON, "-c", "pass"],
         "python -I -S -c pass": [PYTHON, "-I", "-S", "-c", "pass"],
     }
+    copied = installed_copy(site.project.parent / "noop-installed", site)
+    no_op_args = ["-m", "pipmodels", "sync", "--python-executable", site.python, REQS]
+    commands[INSTALLED] = [copied, *no_op_args]
+    commands["python -c pass (that venv)"] = [copied, "-c", "pass"]
+    run([copied, *no_op_args], env=site.env, cwd=site.project)  # its own record, once
     if UV is not None:
         commands["uv pip sync (same requirements.txt)"] = [
             UV,
@@ -100,6 +110,26 @@ def side_by_side(site: Site, runs: int) -> dict[str, float]:
             "requirements.txt",
         ]
     return {label: median_time(site, cmd, runs) for label, cmd in commands.items()}
+
+
+def installed_copy(folder: Path, site: Site) -> str:
+    """A venv holding a plain copy of pipmodels, as ``pip install pipmodels`` leaves it, its
+    dependencies read from the tool venv: this checkout's editable install makes every start
+    import pathlib, re and its finder, which a user's installation does not."""
+    run([PYTHON, "-m", "venv", "--without-pip", str(folder)], env=site.env, cwd=site.project)
+    python = folder / "bin" / "python"
+    purelib = run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        env=site.env,
+        cwd=site.project,
+    ).strip()
+    source = Path(pipmodels.__file__).parent
+    shutil.copytree(
+        source, Path(purelib) / "pipmodels", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    tool = sysconfig.get_paths()["purelib"]  # click, requests, pip-tools: for the priming run
+    (Path(purelib) / "pipmodels-bench-tool.pth").write_text(tool + "\n")
+    return str(python)
 
 
 def median_time(site: Site, cmd: Sequence[str], runs: int) -> float:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from benchmarks.findings import Findings, SizeRun
 from benchmarks.measure import cold, warm_sample
+from benchmarks.noop import INSTALLED
 from benchmarks.report import seconds_of
 from benchmarks.workflows import MAKEFILE, PIPMODELS, PIPMODELS_UV, UV_URL
 
@@ -90,14 +91,13 @@ def noop_targets(findings: Findings) -> list[Target]:
     found = []
     if noop is not None:
         timings = noop.timings
-        found.append(
-            share(
-                "warm no-op <= `uv pip sync` of the same requirements",
-                timings.get("pipmodels sync (warm no-op)"),
-                timings.get("uv pip sync (same requirements.txt)"),
-                1.0,
-            )
-        )
+        uv = timings.get("uv pip sync (same requirements.txt)")
+        for label, key in (
+            ("", "pipmodels sync (warm no-op)"),
+            (", installed as users install it", INSTALLED),
+        ):
+            name = f"warm no-op{label} <= `uv pip sync` of the same requirements"
+            found.append(share(name, timings.get(key), uv, 1.0))
     warm_requests = [
         s.model_requests
         for run in findings.sizes
