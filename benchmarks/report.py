@@ -287,7 +287,7 @@ def render(findings: Findings, targets: Sequence[tuple[str, str, str]]) -> list[
     lines += [*real_section(findings.real), ""]
     lines += breakdown_section(findings.real, "real dependencies")
     lines += [
-        "## Targets (issue 12, and issue 6's)",
+        "## Targets (issue 20, and the earlier issues' that still hold)",
         "",
         *table(("Target", "Measured", "Result"), targets),
     ]
