@@ -9,6 +9,7 @@ placeholders live) and hashes only the cached file. Its output then gets plain
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urldefrag
 
 from pipmodels import console, engines, http, locktext, progress, pylock, simple
-from pipmodels.cache import Cache
+from pipmodels.cache import Cache, Entry
 from pipmodels.credentials import strip_userinfo
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name
@@ -101,6 +102,8 @@ def compile_requirements(
         for parsed in session.inputs.models_tree:
             copy.write(parsed, _rewrite(parsed, by_line, session, models_file=True))
         output = copy.path(output_file)
+        if options.format == pylock.FORMAT:  # uv would write a lock itself, by the name
+            output = output.with_name(f"{output.name}.txt")
         output.parent.mkdir(parents=True, exist_ok=True)
         current = _seed(output_file)
         if current is not None:
@@ -213,7 +216,8 @@ def _model_file(
                 return dataclasses.replace(file, path=pylock.relative_path(local, lock_dir))
             continue
         pages.append((where, flag in INDEX_OPTIONS))
-    _, found = simple.locate(web, pages, entry.name, {entry.sha256}, seen)
+    # Prodigy's page gives no digests: the file pip downloaded from it is the one of that name
+    _, found = simple.locate(web, pages, entry.name, functools.partial(_same_file, entry), seen)
     if not found:
         raise _not_found(entry.filename, [url for url, _ in pages], "model")
     return dataclasses.replace(file, url=strip_userinfo(found[0].url))
@@ -225,7 +229,8 @@ def _index_package(
     pinned: pylock.Pinned,
     seen: dict[str, list[simple.IndexFile]],
 ) -> pylock.Package:
-    index, found = simple.locate(web, pages, pinned.name, set(pinned.sha256), seen)
+    hashes = set(pinned.sha256)
+    index, found = simple.locate(web, pages, pinned.name, lambda f: f.sha256 in hashes, seen)
     if not found:
         raise _not_found(f"{pinned.name}=={pinned.version}", [url for url, _ in pages], "package")
     files = [pylock.File(f.filename, f.sha256 or "", strip_userinfo(f.url)) for f in found]
@@ -240,6 +245,10 @@ def _index_package(
         sdist=sdists[0] if sdists else None,
         wheels=wheels,
     )
+
+
+def _same_file(entry: Entry, listed: simple.IndexFile) -> bool:
+    return listed.filename == entry.filename and listed.sha256 in (None, entry.sha256)
 
 
 def _index_pages(session: Session) -> list[tuple[str, bool]]:
