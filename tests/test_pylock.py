@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import build_wheel, sha256
-from tests.conftest import SECRET, Project, Venv, files_containing, secret_forms
+from tests.conftest import SECRET, Project, Venv, secret_forms
 from tests.servers import Server
 
 if sys.version_info >= (3, 11):
@@ -73,8 +73,11 @@ def test_compile_writes_a_pep_751_lock_of_the_same_resolution(
     assert lock["created-by"] == "pipmodels"
     packages = by_name(lock)
     requirements = (project.root / "requirements.txt").read_text()
-    pinned = {line.split("==")[0]: line.split("==")[1].split()[0] for line in
-              requirements.splitlines() if "==" in line and not line.startswith(" ")}
+    pinned = {
+        line.split("==")[0]: line.split("==")[1].split()[0]
+        for line in requirements.splitlines()
+        if "==" in line and not line.startswith(" ")
+    }
     assert {name: p["version"] for name, p in packages.items()} == pinned
     assert set(pinned) == {"en-core-web-sm", "prodigy", "tinyspacy", "helperlib"}
     for name in ("en-core-web-sm", "prodigy"):  # models: an archive at the origin's public URL
@@ -109,6 +112,97 @@ def test_compile_writes_a_pep_751_lock_of_the_same_resolution(
     assert "127.0.0.1:" not in text.replace(world.server.url, "")  # no gateway address
     assert not project.files_containing(SECRET)
     assert all(form not in run.output for form in secret_forms(SECRET))
+
+
+@pytest.fixture(scope="session")
+def pip_with_pylock(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway environment holding pip 26.3, which installs from pylock.toml, installed
+    from the machine's registry."""
+    root = tmp_path_factory.mktemp("pip-26")
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+    python = root / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", PIP_WITH_PYLOCK],
+        env={k: v for k, v in MACHINE_ENV.items() if not k.startswith("PYTEST")},
+        check=True,
+    )
+    return python
+
+
+def installer_env(project: Project, tmp_path: Path) -> dict[str, str]:
+    """pip and uv as a user runs them beside the lock: the key in the user's own netrc."""
+    netrc = project.write("user-netrc", f"machine 127.0.0.1\n  login {SECRET}\n")
+    env = {**os.environ, **project.env, "NETRC": str(netrc)}
+    del env["PRODIGY_KEY"]
+    return env
+
+
+def test_real_pip_and_uv_install_the_lock_from_its_urls(
+    world: World,
+    project: Project,
+    venv: Venv,
+    tmp_path: Path,
+    pip_with_pylock: Path,
+) -> None:
+    project.pipmodels("compile", "-m", MODELS, "-o", "pylock.toml")
+    env = installer_env(project, tmp_path)
+    cache = str(project.root / ".pipmodels-cache")
+    world.server.reset_counts()
+
+    # As the README says: pip install -r pylock.toml. A locked file's URL wins over
+    # --find-links, so the models come from their recorded URLs, not from the cache.
+    pip = [str(pip_with_pylock), "-m", "pip", "--python", venv.python, "install"]
+    subprocess.run(
+        [*pip, "-r", "pylock.toml", "--find-links", cache], cwd=project.root, env=env, check=True
+    )
+
+    locked = {"en-core-web-sm": "3.8.0", "prodigy": "1.15.3", "tinyspacy": "3.8.2"}
+    assert venv.freeze().items() >= {**locked, "helperlib": "1.0.0"}.items()
+    assert world.server.bytes_of(world.model.name) == world.model.stat().st_size
+    assert world.server.bytes_of(world.prodigy.name) == world.prodigy.stat().st_size
+
+    other = tmp_path / "uv-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(other)], check=True)
+    world.server.reset_counts()
+    uv = [sys.executable, "-m", "uv", "pip", "sync", "--python", str(other / "bin" / "python")]
+    subprocess.run(
+        [*uv, "pylock.toml", "--find-links", cache], cwd=project.root, env=env, check=True
+    )
+
+    assert Venv(other).freeze().items() >= {**locked, "helperlib": "1.0.0"}.items()
+    assert world.server.bytes_of(world.model.name) == world.model.stat().st_size
+
+
+def test_sync_pylock_installs_models_from_the_cache_filled_from_the_lock(
+    world: World, project: Project, venv: Venv, tmp_path: Path, engine: str
+) -> None:
+    project.pipmodels("compile", "-m", MODELS, "-o", "pylock.toml")
+    # A teammate: the lock from git, an empty cache, no key (the find-links page needs none:
+    # its model's URL comes from the lock, which pipmodels fetches with the netrc's key).
+    teammate = Project(tmp_path / "teammate")
+    teammate.root.mkdir()
+    (teammate.root / "pylock.toml").write_bytes((project.root / "pylock.toml").read_bytes())
+    teammate.env.update(PIP_INDEX_URL=project.env["PIP_INDEX_URL"], PIPMODELS_ENGINE=engine)
+    netrc = teammate.write("user-netrc", f"machine 127.0.0.1\n  login {SECRET}\n")
+    teammate.env["NETRC"] = str(netrc)
+    world.server.reset_counts()
+
+    run = teammate.pipmodels("sync", "pylock.toml", "--python-executable", venv.python)
+
+    packages = venv.freeze()
+    assert packages["en-core-web-sm"] == "3.8.0" and packages["prodigy"] == "1.15.3"
+    assert packages["tinyspacy"] == "3.8.2" and packages["helperlib"] == "1.0.0"
+    cached = sorted(p.name for p in (teammate.root / ".pipmodels-cache").glob("*.whl"))
+    assert cached == sorted([world.model.name, world.prodigy.name])
+    assert world.server.bytes_of(world.model.name) == world.model.stat().st_size  # once
+    assert (teammate.root / "pylock.toml").read_bytes() == (
+        project.root / "pylock.toml"
+    ).read_bytes()
+    assert "pylock.toml" in run.stderr
+
+    again = teammate.pipmodels("sync", "pylock.toml", "--python-executable", venv.python)
+    assert world.server.bytes_of(world.model.name) == world.model.stat().st_size  # not again
+    assert "installed:" not in again.stderr
 
 
 def hashes_of(requirements: str, name: str) -> list[str]:
