@@ -65,14 +65,16 @@ def _pip_sync(
     options, cache = session.options, session.cache
     if text is None:
         text = options.output_path.read_text(encoding="utf-8")
+    name = options.output_path.name
     if pylock.is_lock_name(options.output_path):
         text = _lock_as_requirements(text, options.output_path, pins)
+        name += ".txt"  # by its name, uv would read the request as a lock
     if not text.endswith("\n"):
         text += "\n"
     text = _unhashed_models_from_cache(session.child_requirements(text), pins, cache)
     keep = _self_preservation(text, target)
     with session.ctx.scratch("sync-") as tmp:
-        request = Path(tmp) / options.output_path.name
+        request = Path(tmp) / name
         request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
         page = cache.run_page(Path(tmp))
         engine = engines.get(options.engine)
