@@ -98,7 +98,7 @@ def pins(text: str) -> list[Pinned]:
     files, and such a line names none)."""
     found = []
     for line in _logical_lines(text):
-        if line.startswith("-"):
+        if line.startswith("-") and not line.startswith(("-e", "--editable")):
             continue  # --index-url and the like: the lock records each file's index
         requirement, _, _ = line.partition(" --hash")
         match = _PIN.match(requirement.strip())
