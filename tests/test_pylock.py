@@ -7,14 +7,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.builders import build_wheel, sha256
-from tests.conftest import SECRET, Project, Venv, secret_forms
+from tests.conftest import SECRET, Project, Venv, files_containing, secret_forms
 from tests.servers import Server
+from tests.test_keyring import TOKEN, keyring_command, registry
+from tests.test_security import FORMS, Hosts
+from tests.test_security import hosts as hosts_fixture
+
+hosts = hosts_fixture  # the keyed hosts of test_security, as a fixture here
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -214,3 +220,68 @@ def hashes_of(requirements: str, name: str) -> list[str]:
             break
         found.append(line.split("sha256:")[1].split()[0])
     return found
+
+
+# -- no credential in any form --------------------------------------------------------------------
+
+SLASHED = "tok/en+with=base64/chars"  # a registry token holding "/" and "+" and "="
+
+
+def dotenv_form(project: Project, hosts: Hosts) -> None:
+    project.write(".env", f"export PRODIGY_KEY='{SECRET}'\n")
+    project.env.pop("PRODIGY_KEY")
+    project.write("requirements.in", "tinyspacy\n")
+    project.write("models.txt", f"-f {hosts.keyed('/prodigy/')}\nprodigy==1.15.3\n")
+
+
+def slashed_token_form(project: Project, hosts: Hosts) -> None:
+    hosts.server.add_find_links_page("/fury", SLASHED, [hosts.prodigy])
+    project.env["PRODIGY_KEY"] = SLASHED
+    project.write("requirements.in", "tinyspacy\n")
+    project.write("models.txt", f"-f {hosts.keyed('/fury/')}\nprodigy==1.15.3\n")
+
+
+def keyring_form(project: Project, hosts: Hosts) -> Path:
+    user = "oauth2accesstoken"
+    url = registry(hosts.server, project.root.parent, user).replace("http://", f"http://{user}@")
+    keyring_command(project.root.parent / "bin", project.root.parent / "keyring-calls.log")
+    path = f"{project.root.parent / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    project.env.update(PIP_KEYRING_PROVIDER="subprocess", PATH=path)
+    project.write("requirements.in", "tinyspacy\n")
+    project.write("models.txt", f"--extra-index-url {url}\nprodigy==1.15.3\n")
+    return project.root.parent / "reg" / "prodigy-1.15.3-py3-none-any.whl"
+
+
+LOCK_FORMS: dict[str, tuple[Callable[[Project, Hosts], Path | None], str]] = {
+    **{name: (form, SECRET) for name, form in FORMS.items()},
+    ".env": (dotenv_form, SECRET),
+    "a token with /": (slashed_token_form, SLASHED),
+    "keyring (subprocess)": (keyring_form, TOKEN),
+}
+
+
+@pytest.mark.parametrize("form", list(LOCK_FORMS))
+def test_no_credential_reaches_the_lock_the_output_or_the_cache(
+    form: str, hosts: Hosts, project: Project, tmp_path: Path
+) -> None:
+    project.env.setdefault("PIP_INDEX_URL", hosts.public)
+    project.env["PRODIGY_KEY"] = SECRET
+    setup, secret = LOCK_FORMS[form]
+    served = setup(project, hosts) or hosts.prodigy
+    project.spy_secret = secret
+    models = ["-m", "models.txt"] if (project.root / "models.txt").exists() else []
+
+    run = project.pipmodels("compile", *models, "-o", "pylock.toml")
+
+    packages = by_name(read_lock(project.root / "pylock.toml"))
+    prodigy = packages["prodigy"]
+    files = [prodigy["archive"]] if "archive" in prodigy else prodigy["wheels"]
+    assert isinstance(files, list)
+    assert [f["hashes"] for f in files] == [{"sha256": sha256(served)}]
+    for file in files:
+        assert "@" not in file["url"] and "/0x" not in file["url"]
+        assert file["url"].startswith(hosts.host + "/")  # the origin, not the gateway
+    assert not any(f in run.output for f in secret_forms(secret))
+    users_own = {"user-pip.conf", "user-netrc", ".env", "keyring"}
+    leaks = [p for p in files_containing(secret, tmp_path) if p.name not in users_own]
+    assert leaks == []
