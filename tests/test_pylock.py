@@ -285,3 +285,73 @@ def test_no_credential_reaches_the_lock_the_output_or_the_cache(
     users_own = {"user-pip.conf", "user-netrc", ".env", "keyring"}
     leaks = [p for p in files_containing(secret, tmp_path) if p.name not in users_own]
     assert leaks == []
+
+
+# -- a lock that does not match what its URLs serve --------------------------------------------
+
+
+def teammate_with(project: Project, tmp_path: Path, lock: str) -> Project:
+    teammate = Project(tmp_path / "teammate")
+    teammate.root.mkdir()
+    teammate.write("pylock.toml", lock)
+    teammate.env.update(PIP_INDEX_URL=project.env["PIP_INDEX_URL"])
+    netrc = teammate.write("user-netrc", f"machine 127.0.0.1\n  login {SECRET}\n")
+    teammate.env["NETRC"] = str(netrc)
+    return teammate
+
+
+def test_a_model_whose_url_serves_other_bytes_is_refused_and_nothing_changes(
+    world: World, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    project.pipmodels("compile", "-m", MODELS, "-o", "pylock.toml")
+    lock = (project.root / "pylock.toml").read_text()
+    forged = lock.replace(sha256(world.model), "0" * 64)
+    teammate = teammate_with(project, tmp_path, forged)
+
+    run = teammate.pipmodels("sync", "pylock.toml", "--python-executable", venv.python, check=False)
+
+    assert run.returncode == 1
+    error = next(line for line in run.stderr.splitlines() if line.startswith("error:"))
+    assert "pylock.toml, line " in error and f"has sha256 {sha256(world.model)}" in error
+    assert "Nothing was added to the cache" in error
+    assert (teammate.root / "pylock.toml").read_text() == forged
+    assert not list((teammate.root / ".pipmodels-cache").glob("en_core_web_sm*"))
+    assert "en-core-web-sm" not in venv.freeze()
+
+
+def test_a_lock_whose_size_is_wrong_installs_nothing(
+    world: World, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    project.pipmodels("compile", "-m", MODELS, "-o", "pylock.toml")
+    lock = (project.root / "pylock.toml").read_text()
+    size = world.model.stat().st_size
+    edited = lock.replace(f"size = {size}\n", f"size = {size + 1}\n")
+    assert edited != lock
+    teammate = teammate_with(project, tmp_path, edited)
+
+    run = teammate.pipmodels("sync", "pylock.toml", "--python-executable", venv.python, check=False)
+
+    assert run.returncode == 1
+    assert (
+        f"error: pylock.toml records {world.model.name} (sha256 {sha256(world.model)}) as "
+        f"{size + 1:,} bytes; the file with that sha256 has {size:,}. Nothing was installed"
+    ) in run.stderr
+    assert (teammate.root / "pylock.toml").read_text() == edited
+    assert "en-core-web-sm" not in venv.freeze()
+
+
+def test_a_hostile_lock_is_refused_before_anything_is_fetched(
+    world: World, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    project.pipmodels("compile", "-m", MODELS, "-o", "pylock.toml")
+    lock = (project.root / "pylock.toml").read_text()
+    keyed = lock.replace(world.model_url, world.model_url.replace("http://", "http://stolen@"))
+    teammate = teammate_with(project, tmp_path, keyed)
+    world.server.reset_counts()
+
+    run = teammate.pipmodels("sync", "pylock.toml", "--python-executable", venv.python, check=False)
+
+    assert run.returncode == 1
+    assert "has a URL with user-info (http://****@127.0.0.1:" in run.stderr
+    assert "stolen" not in run.output
+    assert world.server.log == []
