@@ -355,3 +355,26 @@ def test_a_hostile_lock_is_refused_before_anything_is_fetched(
     assert "has a URL with user-info (http://****@127.0.0.1:" in run.stderr
     assert "stolen" not in run.output
     assert world.server.log == []
+
+
+def test_sync_pylock_fills_the_cache_through_the_team_mirror(
+    world: World, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    project.pipmodels("compile", "-m", MODELS, "-o", "pylock.toml")
+    mirror = Server()
+    try:
+        simple = mirror.add_index([world.model, world.prodigy], prefix="/team")
+        teammate = teammate_with(project, tmp_path, (project.root / "pylock.toml").read_text())
+        del teammate.env["NETRC"]  # no key at all: the mirror has the models
+        world.server.reset_counts()
+
+        teammate.pipmodels(
+            "sync", "pylock.toml", "--mirror", simple, "--python-executable", venv.python
+        )
+
+        assert venv.freeze()["prodigy"] == "1.15.3"
+        assert world.server.bytes_of(world.model.name) == 0
+        assert world.server.bytes_of(world.prodigy.name) == 0
+        assert mirror.bytes_of(world.model.name) == world.model.stat().st_size
+    finally:
+        mirror.close()
