@@ -17,6 +17,7 @@ from tests.builders import build_wheel, sha256
 from tests.conftest import SECRET, Project, Venv, files_containing, secret_forms
 from tests.servers import Server
 from tests.test_keyring import TOKEN, keyring_command, registry
+from tests.test_make import copy_examples
 from tests.test_security import FORMS, Hosts
 from tests.test_security import hosts as hosts_fixture
 
@@ -378,3 +379,54 @@ def test_sync_pylock_fills_the_cache_through_the_team_mirror(
         assert mirror.bytes_of(world.model.name) == world.model.stat().st_size
     finally:
         mirror.close()
+
+
+# -- README: the bundled example as a lock ------------------------------------------------------
+
+
+def test_readme_the_bundled_example_as_a_lock_installs_with_pip_and_uv(
+    server: Server, tmp_path: Path, pip_with_pylock: Path
+) -> None:
+    example = Project(tmp_path / "example")
+    copy_examples(example.root)
+    # What `make -C examples install` builds first: the demo model, as `spacy package` would.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            "dist",
+            "packages/en_demo_pipeline-1.0.0",
+        ],
+        cwd=example.root,
+        env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
+        check=True,
+    )
+    six = build_wheel(tmp_path / "index", "six", "1.17.0")
+    example.env["PIP_INDEX_URL"] = server.add_index([six])  # the package index's stand-in
+
+    # README, "A PEP 751 lock", as written (pipmodels from the venv that make install made)
+    example.pipmodels("compile", "-m", "requirements-models.txt", "-o", "pylock.toml")
+
+    packages = by_name(read_lock(example.root / "pylock.toml"))
+    demo = packages["en-demo-pipeline"]["archive"]
+    assert isinstance(demo, dict)
+    assert demo["path"] == "dist/en_demo_pipeline-1.0.0-py3-none-any.whl"
+    assert packages["six"]["index"] == f"{server.url}/simple/"
+    env = {**os.environ, **example.env}
+    for installer in ("pip", "uv"):
+        venv = Venv(tmp_path / f"venv-{installer}")
+        subprocess.run([sys.executable, "-m", "venv", str(venv.root)], check=True)
+        if installer == "pip":  # python -m pip install -r pylock.toml (pip 26.1 or later)
+            cmd = [str(pip_with_pylock), "-m", "pip", "--python", venv.python, "install"]
+        else:  # uv pip install -r pylock.toml
+            cmd = [sys.executable, "-m", "uv", "pip", "install", "--python", venv.python]
+        subprocess.run([*cmd, "-r", "pylock.toml"], cwd=example.root, env=env, check=True)
+        assert venv.run("import en_demo_pipeline as m; print(m.__version__)") == "1.0.0"
+        assert venv.freeze()["six"] == "1.17.0"
