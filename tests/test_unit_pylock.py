@@ -257,3 +257,39 @@ wheels = [{{ url = "https://files.example/helperlib-1.0.0-py3-none-any.whl", {wh
         "helperlib-1.0.0.tar.gz", A, "https://files.example/helperlib-1.0.0.tar.gz", size=10
     )
     assert [w.name for w in package.wheels] == ["helperlib-1.0.0-py3-none-any.whl"]
+
+
+# -- the option, declared once ------------------------------------------------------------------
+
+
+def test_the_format_comes_from_the_option_the_output_name_or_the_project() -> None:
+    from pipmodels.options import CommandLine, resolve
+
+    given = resolve(CommandLine(format="pylock"), {})
+    assert (given.format, given.output_path) == ("pylock", Path("pylock.toml"))
+    assert "--format pylock" in given.header_command
+    named = resolve(CommandLine(output=Path("locks/pylock.gpu.toml")), {})
+    assert (named.format, named.output_path) == ("pylock", Path("locks/pylock.gpu.toml"))
+    configured = resolve(CommandLine(sources=(Path("app/requirements.in"),)), {"format": "pylock"})
+    assert configured.output_path == Path("app/pylock.toml")
+    assert "--format" not in configured.header_command  # the project says it
+    assert resolve(CommandLine(), {}).format == "requirements"
+
+
+@pytest.mark.parametrize(
+    ("given", "project", "why"),
+    [
+        ({"format": "pylock", "output": Path("locked.txt")}, {}, "disagree"),
+        ({"format": "requirements", "output": Path("pylock.toml")}, {}, "disagree"),
+        ({"output": Path("pylock.toml"), "hashes": False}, {}, "--no-generate-hashes"),
+        ({}, {"format": "pylock", "generate-hashes": False}, "--no-generate-hashes"),
+        ({}, {"format": "poetry"}, "format is 'poetry'"),
+    ],
+)
+def test_a_format_that_cannot_be_written_is_refused(
+    given: dict[str, object], project: dict[str, object], why: str
+) -> None:
+    from pipmodels.options import CommandLine, resolve
+
+    with pytest.raises(PipmodelsError, match=why):
+        resolve(CommandLine(**given), project)  # type: ignore[arg-type]
