@@ -430,3 +430,22 @@ def test_readme_the_bundled_example_as_a_lock_installs_with_pip_and_uv(
         subprocess.run([*cmd, "-r", "pylock.toml"], cwd=example.root, env=env, check=True)
         assert venv.run("import en_demo_pipeline as m; print(m.__version__)") == "1.0.0"
         assert venv.freeze()["six"] == "1.17.0"
+
+
+def test_sync_with_the_format_in_pyproject_locks_installs_and_then_does_nothing(
+    world: World, project: Project, venv: Venv
+) -> None:
+    project.write("pyproject.toml", '[tool.pipmodels]\nformat = "pylock"\n')
+    sync = ["sync", "-m", MODELS, "--python-executable", venv.python]
+
+    project.pipmodels(*sync)
+
+    assert not (project.root / "requirements.txt").exists()
+    assert by_name(read_lock(project.root / "pylock.toml"))["prodigy"]["version"] == "1.15.3"
+    assert venv.freeze()["en-core-web-sm"] == "3.8.0"
+    assert project.pipmodels(*sync).stderr.startswith("Up to date")
+    assert project.pipmodels("compile", "-m", MODELS, "--check").returncode == 0
+    project.write("requirements.in", "tinyspacy>=3.8,<3.9\nhelperlib\n")
+    stale = project.pipmodels("compile", "-m", MODELS, "--check", check=False)
+    assert stale.returncode == 1
+    assert "pylock.toml is out of date with its inputs" in stale.stderr
