@@ -430,6 +430,11 @@ def test_readme_the_bundled_example_as_a_lock_installs_with_pip_and_uv(
         subprocess.run([*cmd, "-r", "pylock.toml"], cwd=example.root, env=env, check=True)
         assert venv.run("import en_demo_pipeline as m; print(m.__version__)") == "1.0.0"
         assert venv.freeze()["six"] == "1.17.0"
+    # and pipmodels itself, the local archive by its path, into the cache and installed from it
+    synced = Venv(tmp_path / "venv-pipmodels")
+    subprocess.run([sys.executable, "-m", "venv", str(synced.root)], check=True)
+    example.pipmodels("sync", "pylock.toml", "--python-executable", synced.python)
+    assert synced.freeze()["en-demo-pipeline"] == "1.0.0"
 
 
 def test_sync_with_the_format_in_pyproject_locks_installs_and_then_does_nothing(
