@@ -144,7 +144,9 @@ def dumps(packages: Sequence[Package], header: Sequence[str]) -> str:
         "created-by": CREATED_BY,
         "packages": [_package_table(p) for p in sorted(packages, key=lambda p: p.name)],
     }
-    comments = "".join(f"#{' ' if line else ''}{line}\n" for line in header)
+    # TOML allows no control character in a comment: an argument holding one is shown as "?"
+    lines = (re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", "?", line) for line in header)
+    comments = "".join(f"#{' ' if line else ''}{line}\n" for line in lines)
     return comments + tomli_w.dumps(document)
 
 

@@ -85,6 +85,12 @@ def test_the_lock_has_the_keys_the_pep_requires_and_reads_back_as_written() -> N
     assert sorted(read, key=lambda p: p.name) == sorted(packages(), key=lambda p: p.name)
 
 
+def test_a_header_argument_with_a_control_character_keeps_the_lock_toml() -> None:
+    text = pylock.dumps(packages(), ["   pipmodels compile -m 'odd\nname\x1b.txt'"])
+    assert text.startswith("#    pipmodels compile -m 'odd?name?.txt'\n")
+    assert tomllib.loads(text)["lock-version"] == "1.0"
+
+
 def test_the_lock_as_requirement_lines_for_the_download_and_the_sync() -> None:
     lock = packages()
     download = pylock.requirements_file(LOCK, lock)
