@@ -33,6 +33,7 @@ pytestmark = pytest.mark.slow
 MACHINE_ENV = dict(os.environ)  # before the autouse fixture isolates pip: the registry
 MODELS = "requirements-models.txt"
 PIP_WITH_PYLOCK = "pip==26.3"
+UV_COMPILE = [sys.executable, "-m", "uv", "pip", "compile", "-q"]
 
 
 @dataclass
@@ -454,3 +455,23 @@ def test_sync_with_the_format_in_pyproject_locks_installs_and_then_does_nothing(
     stale = project.pipmodels("compile", "-m", MODELS, "--check", check=False)
     assert stale.returncode == 1
     assert "pylock.toml is out of date with its inputs" in stale.stderr
+
+
+def test_a_lock_uv_wrote_is_synced_with_its_model_from_the_cache(
+    world: World, project: Project, venv: Venv
+) -> None:
+    """Another tool's lock: uv pip compile -o pylock.toml, the model a direct reference."""
+    project.write("app.in", f"tinyspacy>=3.8,<3.9\nen_core_web_sm @ {world.model_url}\n")
+    subprocess.run(
+        [*UV_COMPILE, "app.in", "-o", "pylock.toml", "--index-url", project.env["PIP_INDEX_URL"]],
+        cwd=project.root,
+        env={**os.environ, **project.env},
+        check=True,
+    )
+    assert read_lock(project.root / "pylock.toml")["created-by"] == "uv"
+    world.server.reset_counts()
+
+    project.pipmodels("sync", "pylock.toml", "--python-executable", venv.python)
+
+    assert venv.freeze().items() >= {"en-core-web-sm": "3.8.0", "tinyspacy": "3.8.2"}.items()
+    assert [p.name for p in (project.root / ".pipmodels-cache").glob("*.whl")] == [world.model.name]
