@@ -211,6 +211,10 @@ def test_sync_pylock_installs_models_from_the_cache_filled_from_the_lock(
     again = teammate.pipmodels("sync", "pylock.toml", "--python-executable", venv.python)
     assert world.server.bytes_of(world.model.name) == world.model.stat().st_size  # not again
     assert "installed:" not in again.stderr
+    for output in (run.output, again.output):
+        assert not any(form in output for form in secret_forms(SECRET))
+    leaks = [p for p in files_containing(SECRET, tmp_path) if p.name != "user-netrc"]
+    assert leaks == []
 
 
 def hashes_of(requirements: str, name: str) -> list[str]:
