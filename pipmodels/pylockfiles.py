@@ -45,8 +45,9 @@ def lock_text(session: Session, pins: Sequence[Pin], text: str) -> str:
             pin = models.get(canonical_name(pinned.name))
             if pin is not None:
                 archive = _model_file(session, web, pin, lock_dir, seen)
-                package = pylock.Package(pin.entry.name, str(pin.entry.version), pinned.marker)
-                packages.append(dataclasses.replace(package, archive=archive))
+                entry = pin.entry
+                model = pylock.Package(entry.name, str(entry.version), pinned.marker, None, archive)
+                packages.append(model)
             else:
                 packages.append(_index_package(session, web, pages, pinned, seen))
     command = session.options.header_command
