@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -154,6 +155,12 @@ def _exit_on_differences(differences: list[str]) -> None:
 @click.option("--simple-url", metavar="URL", help="The index's simple URL [default: --mirror].")
 @click.option("--all", "everything", is_flag=True, help="Every archive in the cache.")
 @click.option("--dry-run", is_flag=True, help="Show what would be uploaded; upload nothing.")
+@click.option(
+    "--max-file-size",
+    metavar="SIZE",
+    help="The index's per-file upload limit (500MB, 1GiB) [default: PyPI's 100 MiB on "
+    "upload.pypi.org and test.pypi.org, else none].",
+)
 def publish(**kwargs: Any) -> None:
     """Upload the cached model archives to a package index with twine.
 
@@ -169,8 +176,10 @@ def publish(**kwargs: Any) -> None:
 
     where = {k: kwargs.pop(k) for k in ("repository_url", "repository", "config_file")}
     simple_url, everything = kwargs.pop("simple_url"), kwargs.pop("everything")
+    max_file_size = kwargs.pop("max_file_size")
     with reported_errors():
         uploads.require_twine()  # before any download
+        limit = None if max_file_size is None else uploads.parse_size(max_file_size)
         with Session.open(make_options(kwargs)) as session:
             target = uploads.resolve_target(
                 **where,
@@ -178,6 +187,7 @@ def publish(**kwargs: Any) -> None:
                 mirror=session.options.mirror,
                 environ=session.ctx.base_environ,
             )
+            target = dataclasses.replace(target, max_file_size=limit)
             result = uploads.publish(session, target, everything=everything)
             for line in uploads.report(result, dry_run=session.options.dry_run):
                 click.echo(line)

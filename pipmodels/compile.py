@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, engines, locktext, progress
+from pipmodels import console, engines, locktext, progress, pylock, pylockfiles
 from pipmodels.cache import Cache
 from pipmodels.errors import PipmodelsError
 from pipmodels.files import write_or_explain
 from pipmodels.inputs import INDEX_OPTIONS, PROJECT_FILES, Inputs, Model, Pin
+from pipmodels.options import DEFAULT_FORMAT
 from pipmodels.pyproject import project_name
 from pipmodels.reqfile import Line, RequirementsFile, split_option
 
@@ -43,6 +44,8 @@ def inputs_digest(inputs: Inputs, pins: Sequence[Pin], options: Options) -> str:
     digest.update(f"hashes {options.hashes} args {options.compile_args!r}\n".encode())
     if options.engine != engines.DEFAULT:  # the default's digest stays what it was
         digest.update(f"engine {options.engine}\n".encode())
+    if options.format != DEFAULT_FORMAT:
+        digest.update(f"format {options.format}\n".encode())
     return digest.hexdigest()
 
 
@@ -106,10 +109,12 @@ def compile_requirements(
             text = text.replace(f"sha256:{stub_hash}", f"sha256:{archive_hash}")
     text = _pin_models(text, files, cache)
     text = _add_declared_indexes(text, session, options.header_command)
-    digest = lock_digest(inputs_digest(session.inputs, pins, options), text)
-    text = locktext.add_digest(text, options.header_command, digest)
     if verify is not None:
         verify(text)
+    if options.format == pylock.FORMAT:
+        text = pylockfiles.lock_text(session, pins, text)
+    digest = lock_digest(inputs_digest(session.inputs, pins, options), text)
+    text = locktext.add_digest(text, options.header_command, digest)
     if write and _current_text(output_file) != text:
         _write(output_file, text)  # unchanged content keeps its mtime, for make
     return text
@@ -137,10 +142,13 @@ def engine_output(
         for parsed in inputs.models_tree:
             copy.write(parsed, _rewrite(parsed, files, session, models_file=True))
         output = copy.path(output_file)
+        if options.format == pylock.FORMAT:  # uv would write a lock itself, by the name
+            output = output.with_name(f"{output.name}.txt")
         output.parent.mkdir(parents=True, exist_ok=True)
-        if _current_text(output_file) is not None:
+        current = _seed(output_file)
+        if current is not None:
             # pip-compile keeps the pins it finds in its output file, so hand it the current one
-            output.write_bytes(output_file.read_bytes())
+            output.write_text(current, encoding="utf-8")
         sources = [copy.argument(p) for p in (*inputs.sources, *inputs.models_files)]
         # A project is built where it lies, so pip-compile sees its real folder.
         sources += [str(p.absolute()) for p in inputs.projects]
@@ -172,6 +180,18 @@ def engine_output(
             if source.name in PROJECT_FILES
         },
     )
+
+
+def _seed(output: Path) -> str | None:
+    """The current output as pip-compile reads its own: a pylock.toml as its pins."""
+    current = _current_text(output)
+    if current is None or not pylock.is_lock_name(output):
+        return current
+    try:
+        packages = pylock.loads(current, output)
+    except PipmodelsError:
+        return None  # not a lock we wrote: resolve afresh
+    return pylock.as_requirements(packages, output.parent, {})
 
 
 def _model_bytes_changed(text: str, pins: Sequence[Pin]) -> bool:

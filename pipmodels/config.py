@@ -10,6 +10,7 @@ pip-sync-args = []
 spacy-check = true
 mirror = "https://pypi.example.com/team/models/+simple/"
 engine = "pip-tools"          # or "uv"
+format = "requirements"       # or "pylock": a PEP 751 pylock.toml
 uv-compile-args = []          # used instead of pip-compile-args with the uv engine
 uv-sync-args = []
 """
@@ -38,6 +39,7 @@ KEYS = {
     "spacy-check": bool,
     "mirror": str,
     "engine": str,
+    "format": str,
     **engines.config_keys(),  # pip-compile-args, uv-sync-args, ...
 }
 PATH_KEYS = ("cache-dir", "models", "sources", "env-file")

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 
 from pipmodels.errors import PipmodelsError
 
+# PEP 751's names for a lock file: pylock.toml, pylock.NAME.toml
+LOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
+
 if TYPE_CHECKING:
     from packaging.utils import NormalizedName
     from packaging.version import Version

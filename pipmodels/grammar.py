@@ -186,6 +186,16 @@ OPTIONS: tuple[Option, ...] = (
         choices=engines.NAMES,
     ),
     Option(
+        ("--format",),
+        "format",
+        CHOICE,
+        "What to write: requirements (requirements.txt) or pylock (a PEP 751 pylock.toml) "
+        "[default: pylock when -o names pylock.toml or pylock.NAME.toml, else format in "
+        "[tool.pipmodels], else requirements].",
+        _COMPILING,
+        choices=("requirements", "pylock"),
+    ),
+    Option(
         ("--python-executable",),
         "python_executable",
         TEXT,

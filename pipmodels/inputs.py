@@ -17,6 +17,7 @@ from pipmodels.credentials import (
     strip_all_userinfo,
 )
 from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import LOCK_NAME
 from pipmodels.locations import (
     DIRECT,
     EXTRA_INDEX_URL,
@@ -269,6 +270,11 @@ def gather(
             )
     projects, trees = [], {}
     for source in sources:
+        if LOCK_NAME.match(source.name):  # a PEP 751 lock: its archives are models
+            from pipmodels import pylock
+
+            trees[source] = (pylock.requirements_file(source, pylock.load(source)),)
+            continue
         if source.name not in PROJECT_FILES:
             continue
         if not source.is_file():

@@ -15,6 +15,7 @@ import shlex
 from pathlib import Path
 
 from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import LOCK_NAME
 from pipmodels.grammar import OPTIONS
 from pipmodels.options import DEFAULT_SOURCE, Options
 
@@ -27,7 +28,10 @@ HEADERS = (
 
 
 def is_compiled(path: Path) -> bool:
-    """Whether ``path`` carries a compiler's header in its leading comment lines."""
+    """Whether ``path`` carries a compiler's header in its leading comment lines, or is a
+    PEP 751 lock (whoever wrote it)."""
+    if LOCK_NAME.match(path.name):
+        return True
     return any(line.startswith(HEADERS) for line in _header(path))
 
 

@@ -10,8 +10,13 @@ from pathlib import Path
 from pipmodels import engines
 from pipmodels.cache import DEFAULT_DIRNAME
 from pipmodels.errors import PipmodelsError
+from pipmodels.filenames import LOCK_NAME
 
 DEFAULT_SOURCE = Path("requirements.in")
+# What compile writes: requirements.txt, or a PEP 751 lock (see pipmodels.pylock)
+REQUIREMENTS, PYLOCK = "requirements", "pylock"
+FORMATS = (REQUIREMENTS, PYLOCK)
+DEFAULT_FORMAT = REQUIREMENTS
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,15 @@ class Options:
     header_args: tuple[str, ...] = ()
     extras: tuple[str, ...] = ()  # a pyproject.toml's optional dependencies to include
     groups: tuple[str, ...] = ()  # a pyproject.toml's dependency groups to include
+    format: str = DEFAULT_FORMAT
 
     @property
     def output_path(self) -> Path:
         if self.output is not None:
             return self.output
         first = self.sources[0]
+        if self.format == PYLOCK:
+            return first.parent / "pylock.toml"
         return (
             first.with_suffix(".txt")
             if first.suffix == ".in"
@@ -104,6 +112,7 @@ class CommandLine:
     quiet: bool = False  # read by the fast entry point only; the CLI sets the console level
     mirror: str | None = None
     engine: str | None = None
+    format: str | None = None
 
 
 def resolve(given: CommandLine, project: dict[str, object]) -> Options:
@@ -127,6 +136,7 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
         compile_args += ["--pip-args", given.pip_args]
         sync_args += ["--pip-args", given.pip_args]
     hashes = project.get("generate-hashes", True) if given.hashes is None else given.hashes
+    output_format = _format(given, project.get("format"), hashes=bool(hashes))
     return Options(
         sources=given.sources or tuple(_paths(project.get("sources"))) or (DEFAULT_SOURCE,),
         models_files=given.models_files or tuple(_paths(project.get("models"))),
@@ -149,13 +159,40 @@ def resolve(given: CommandLine, project: dict[str, object]) -> Options:
         header_args=_header_args(given, engine.name, configured),
         extras=given.extras,
         groups=given.groups,
+        format=output_format,
     )
+
+
+def _format(given: CommandLine, configured: object, *, hashes: bool) -> str:
+    """``--format``, else pylock when -o names a lock, else ``format`` in [tool.pipmodels]."""
+    named_lock = given.output is not None and bool(LOCK_NAME.match(given.output.name))
+    chosen = given.format or (PYLOCK if named_lock else None) or configured or DEFAULT_FORMAT
+    if chosen not in FORMATS:
+        raise PipmodelsError(
+            f"[tool.pipmodels] format is {chosen!r}.", f"Use one of: {', '.join(FORMATS)}."
+        )
+    if given.output is not None and named_lock != (chosen == PYLOCK):
+        raise PipmodelsError(
+            f"-o {given.output} and the {chosen} format disagree: a PEP 751 lock is named "
+            "pylock.toml or pylock.NAME.toml, and only a lock is.",
+            "Write the lock as -o pylock.toml (or pylock.NAME.toml), or requirements to "
+            "another name.",
+        )
+    if chosen == PYLOCK and not hashes:
+        raise PipmodelsError(
+            "A PEP 751 lock records every file with its hash; --no-generate-hashes (or "
+            "generate-hashes = false) leaves them out.",
+            "Leave hashes on for --format pylock.",
+        )
+    return str(chosen)
 
 
 def _header_args(given: CommandLine, engine: str, configured: str) -> tuple[str, ...]:
     """The options that change what requirements.txt holds and that pyproject.toml does not
     give: with them, the command in the header compiles the same lock on another machine."""
     words = ["--engine", engine] if engine != configured else []
+    if given.format and given.output is None:
+        words += ["--format", given.format]
     for extra in given.extras:
         words += ["--extra", extra]
     for group in given.groups:

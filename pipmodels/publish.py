@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import configparser
 import importlib.util
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,13 @@ KNOWN_SIMPLE = {
     "upload.pypi.org": "https://pypi.org/simple/",
     "test.pypi.org": "https://test.pypi.org/simple/",
 }
+# The per-file upload limit of the indexes that publish one: PyPI's and TestPyPI's default is
+# 100 MiB (warehouse's MAX_FILESIZE; docs.pypi.org "Storage Limits"). A project can be granted
+# more: --max-file-size says so.
+MiB = 1024 * 1024
+KNOWN_FILE_LIMITS = {"upload.pypi.org": 100 * MiB, "test.pypi.org": 100 * MiB}
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3}
+_SIZE_UNITS.update(KIB=1024, MIB=MiB, GIB=1024 * MiB)
 # Where indexes keep their simple pages, relative to the upload URL: pypiserver, Artifactory,
 # Nexus, GitLab, CodeArtifact use "simple/", devpi "+simple/".
 SIMPLE_CANDIDATES = ("simple/", "+simple/")
@@ -54,6 +62,7 @@ class UploadTarget:
     simple_url: str | None = None  # the index's simple root, when known
     auth: Auth | None = field(default=None, repr=False)  # for reading pages
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # TWINE_* for the child
+    max_file_size: int | None = None  # --max-file-size: the index's declared per-file limit
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,54 @@ def plan(entries: Sequence[Entry], on_index: Mapping[str, Sequence[IndexFile]]) 
     return Plan(tuple(upload), tuple(present))
 
 
+def parse_size(text: str) -> int:
+    """``--max-file-size``: bytes, or a number with a unit (``100MB``, ``100 MiB``, ``2GB``)."""
+    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    scale = _SIZE_UNITS.get(found.group(2).upper()) if found else None
+    size = int(float(found.group(1)) * scale) if found and scale else 0
+    if not 0 < size < 2**63:
+        raise PipmodelsError(
+            f"--max-file-size {text!r} is not a size.",
+            "Give bytes or a number with a unit: 104857600, 100MiB, 500MB, 2GB.",
+        )
+    return size
+
+
+def file_limit(target: UploadTarget) -> tuple[int, str] | None:
+    """The per-file limit to check before uploading, and whose it is; None when unknown."""
+    if target.max_file_size is not None:
+        return target.max_file_size, "--max-file-size"
+    host = urlsplit(target.url).hostname or ""
+    limit = KNOWN_FILE_LIMITS.get(host)
+    return None if limit is None else (limit, f"{host}'s default per-file limit")
+
+
+def check_sizes(entries: Sequence[Entry], target: UploadTarget) -> None:
+    """Refuse before any upload when a file is over the index's limit: twine would send it
+    whole and fail at the end (a 436 MB model at PyPI's 100 MiB)."""
+    known = file_limit(target)
+    if known is None:
+        return
+    limit, whose = known
+    over = [e for e in entries if e.size > limit]
+    if not over:
+        return
+    files = "; ".join(f"{e.filename} is {_megabytes(e.size)}" for e in over)
+    raise PipmodelsError(
+        f"{files}: over the limit of {_megabytes(limit)} per file ({whose}) of "
+        f"{redact_url(target.url)}. Nothing was uploaded.",
+        "Ask the index for a larger limit (PyPI: docs.pypi.org/project-management/"
+        "storage-limits) and pass it as --max-file-size, or publish to your team's own index "
+        "or a static bucket (see README, Team mirror).",
+    )
+
+
+def _megabytes(size: int) -> str:
+    if size % MiB == 0:
+        return f"{size // MiB} MiB"
+    return f"{size / 1000**2:.1f} MB"
+
+
 def simple_root(web: http.Client, target: UploadTarget) -> str:
     """The index's simple URL: given, known, or found beside the upload URL."""
     if target.simple_url:
@@ -225,6 +282,7 @@ def publish(session: Session, target: UploadTarget, *, everything: bool = False)
             f"{len(result.upload)} archive(s) to upload to {redact_url(target.url)}, "
             f"{len(result.present)} there already"
         )
+        check_sizes(result.upload, target)
         if not result.upload or session.options.dry_run:
             return result
         files = [session.cache.file(e.filename) for e in result.upload]

@@ -8,6 +8,7 @@ indexes through this module only, with the one HTTP client (:mod:`pipmodels.http
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -148,3 +149,23 @@ def _auth_hint(status: int) -> str:
     if status in (401, 403):
         return "Give the credentials in ~/.netrc (machine HOST login USER password PASSWORD)."
     return "Check the URL in a browser."
+
+
+def locate(
+    web: http.Client,
+    pages: Sequence[tuple[str, bool]],
+    name: str,
+    wanted: Callable[[IndexFile], bool],
+    seen: dict[str, list[IndexFile]],
+) -> tuple[str | None, list[IndexFile]]:
+    """The files of project ``name`` that are ``wanted``, from the first of ``pages`` (each an
+    index root, True, or a find-links page, False) that lists any; with the index root they
+    were found on (None for a find-links page). ``seen`` keeps pages read before."""
+    for url, is_index in pages:
+        page = project_url(url, name) if is_index else url
+        if page not in seen:
+            seen[page] = get_page(web, page) or []
+        found = [f for f in seen[page] if wanted(f)]
+        if found:
+            return (url if is_index else None), found
+    return None, []

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipmodels import console, engines, installed, locktext, pipoutput, progress
+from pipmodels import console, engines, installed, locktext, pipoutput, progress, pylock
+from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name
 from pipmodels.inputs import Pin
 from pipmodels.installed import Target
@@ -64,12 +65,16 @@ def _pip_sync(
     options, cache = session.options, session.cache
     if text is None:
         text = options.output_path.read_text(encoding="utf-8")
+    name = options.output_path.name
+    if pylock.is_lock_name(options.output_path):
+        text = _lock_as_requirements(text, options.output_path, pins)
+        name += ".txt"  # by its name, uv would read the request as a lock
     if not text.endswith("\n"):
         text += "\n"
     text = _unhashed_models_from_cache(session.child_requirements(text), pins, cache)
     keep = _self_preservation(text, target)
     with session.ctx.scratch("sync-") as tmp:
-        request = Path(tmp) / options.output_path.name
+        request = Path(tmp) / name
         request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
         page = cache.run_page(Path(tmp))
         engine = engines.get(options.engine)
@@ -85,6 +90,26 @@ def _pip_sync(
                 ok=(0, *command.would_change),
             )
     return engine.sync_report(result.output, dry_run=dry_run)
+
+
+def _lock_as_requirements(text: str, lock: Path, pins: Sequence[Pin]) -> str:
+    """A PEP 751 lock as the engine's requirements: its models found in the cache, after a
+    check that each cached file has the size the lock records (the sha256 the download
+    checked)."""
+    packages = pylock.loads(text, lock)
+    entries = {pin.entry.sha256: pin.entry for pin in pins}
+    for sha256, size in pylock.sizes(packages).items():
+        entry = entries.get(sha256)
+        if entry is not None and entry.size != size:
+            raise PipmodelsError(
+                f"{lock} records {entry.filename} (sha256 {sha256}) as {size:,} bytes; the "
+                f"file with that sha256 has {entry.size:,}. Nothing was installed, and the "
+                "lock was left as it is.",
+                "The lock was edited by hand or by another tool: compile it again with "
+                "pipmodels compile -o pylock.toml, or fix its size.",
+            )
+    versions = {entry.sha256: str(entry.version) for entry in entries.values()}
+    return pylock.as_requirements(packages, lock.parent, versions)
 
 
 def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) -> str:

@@ -23,7 +23,15 @@ pytestmark = pytest.mark.slow
 def _stand_ins(wheels: Path) -> None:
     """pipmodels' dependencies and its extras' dependencies as small wheels, so that
     ``pip install 'pipmodels[uv,publish]'`` resolves offline as it would from an index."""
-    for name in ("pip-tools", "click", "packaging", "requests", "filelock", "python-dotenv"):
+    for name in (
+        "pip-tools",
+        "click",
+        "packaging",
+        "requests",
+        "filelock",
+        "python-dotenv",
+        "tomli-w",
+    ):
         build_wheel(wheels, name, "99.0")
     build_wheel(wheels, "uv", "0.13.9")
     build_wheel(wheels, "twine", "6.0.0", requires=["keyring>=15"])

@@ -204,7 +204,7 @@ def test_private_page_key_comes_from_env_and_is_never_shown(
 def test_clean_leaves_what_a_clone_has(tmp_path: Path) -> None:
     root = tmp_path / "example"
     shipped = {path.relative_to(root).parts[0] for path in copy_examples(root)}
-    for name in ("dist", ".venv", ".pipmodels-cache", "requirements.txt"):
+    for name in ("dist", ".venv", ".pipmodels-cache", "requirements.txt", "pylock.toml"):
         (root / name).mkdir()
     Example(root, Run(0, "", ""), 0.0).make("clean")
     assert {path.name for path in root.iterdir()} == shipped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,9 @@ from pipmodels.mirror import (
 )
 from pipmodels.publish import (
     UploadTarget,
+    check_sizes,
+    file_limit,
+    parse_size,
     plan,
     resolve_target,
     target_from_pypirc,
@@ -373,3 +377,46 @@ def test_a_download_whose_bytes_differ_from_the_record_is_refused(
     assert fetched.got.sha256 == sha256(wheel)
     assert [p.name for p in dest.iterdir()] == [wheel.name]
     assert server.requests["/simple/prodigy/"] == 2
+
+
+def test_a_file_over_the_index_limit_is_named_with_its_size_and_the_limit() -> None:
+    big = Entry("en_core_web_lg-3.8.0-py3-none-any.whl", "en-core-web-lg", Version("3.8.0"), A, 0)
+    big = dataclasses.replace(big, size=436 * 1000**2)
+    small = entry("prodigy-1.15.3-py3-none-any.whl", B)
+    pypi = target_from_url("https://upload.pypi.org/legacy/", {}, None)
+    assert file_limit(pypi) == (100 * 1024 * 1024, "upload.pypi.org's default per-file limit")
+    with pytest.raises(PipmodelsError) as raised:
+        check_sizes([small, big], pypi)
+    assert raised.value.message == (
+        "en_core_web_lg-3.8.0-py3-none-any.whl is 436.0 MB: over the limit of 100 MiB per file "
+        "(upload.pypi.org's default per-file limit) of https://upload.pypi.org/legacy/. "
+        "Nothing was uploaded."
+    )
+    assert "--max-file-size" in raised.value.hint
+    check_sizes([small], pypi)
+    granted = dataclasses.replace(pypi, max_file_size=parse_size("500MB"))
+    check_sizes([big], granted)  # a project granted a larger limit says so
+    team = target_from_url("http://models.example.com:8080/", {}, None)
+    assert file_limit(team) is None
+    check_sizes([big], team)  # no known limit: the index decides
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("104857600", 104857600),
+        ("100MiB", 100 * 1024 * 1024),
+        ("500 MB", 500_000_000),
+        ("1.5GB", 1_500_000_000),
+        ("2gib", 2 * 1024**3),
+        ("10kB", 10_000),
+    ],
+)
+def test_sizes_read_as_written(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "0", "-1MB", "12 parsecs", "1e9", "MB"])
+def test_a_size_that_is_not_one_is_refused(text: str) -> None:
+    with pytest.raises(PipmodelsError, match="is not a size"):
+        parse_size(text)

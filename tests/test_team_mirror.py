@@ -212,3 +212,31 @@ def test_a_static_bucket_of_the_cache_is_a_mirror(team: Team) -> None:
             assert sha256(two.root / ".pipmodels-cache" / wheel.name) == sha256(wheel)
     finally:
         bucket.close()
+
+
+@pytest.mark.slow
+def test_publish_refuses_a_file_over_the_declared_limit_before_uploading_anything(
+    pypiserver: Index, project: Project, tmp_path: Path
+) -> None:
+    small = build_wheel(tmp_path / "m", "en_demo_sm", "1.0.0", payload=1000)
+    big = build_wheel(tmp_path / "m", "en_demo_lg", "1.0.0", payload=MODEL_SIZE)
+    project.write("requirements.in", f"{small}\n{big}\n")
+    project.env.update(TWINE_USERNAME=pypiserver.username, TWINE_PASSWORD=pypiserver.password)
+    assert pypiserver.packages is not None
+    upload = ["publish", "--repository-url", pypiserver.upload_url]
+
+    refused = project.pipmodels(*upload, "--max-file-size", "200kB", check=False)
+
+    assert refused.returncode == 1
+    size = f"{big.stat().st_size / 1000**2:.1f} MB"
+    assert (
+        f"error: {big.name} is {size}: over the limit of 0.2 MB per file (--max-file-size) of "
+        f"{pypiserver.upload_url}. Nothing was uploaded."
+    ) in refused.stderr
+    assert refused.stdout == ""
+    assert list(pypiserver.packages.iterdir()) == []  # not even the small file
+
+    done = project.pipmodels(*upload, "--max-file-size", "1MB")
+
+    assert sorted(p.name for p in pypiserver.packages.iterdir()) == sorted([small.name, big.name])
+    assert sorted(done.stdout.splitlines()) == sorted(f"uploaded {w.name}" for w in (small, big))
