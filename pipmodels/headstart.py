@@ -163,6 +163,11 @@ class HeadStart(Generic[T]):
                 stubs = list(self._stubs.values())
                 self._compile = self._pool.submit(self._start, stubs, self._cached)
 
+    @property
+    def started(self) -> bool:
+        """Whether an early compile was started (its output may still go unused)."""
+        return self._compile is not None
+
     def result(self, entries: Mapping[Model, Entry], cache: Cache) -> tuple[T, list[Stub]] | None:
         """The early compile's output and its stubs, when every downloaded archive holds its
         stub's METADATA; None when there was no early compile or it cannot be used (its

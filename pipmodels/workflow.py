@@ -55,6 +55,8 @@ def compile_(
         archives = {p.model: p.entry.sha256 for p in pins}
         hashes = {stub.sha256: archives[stub.model] for stub in stubs}
         return compile_requirements(session, pins, verify=verify, early=(text, files, hashes))
+    if head is not None and head.started:
+        console.info("  the early compile cannot be used; compiling from the archives that arrived")
     return compile_requirements(session, pins, write=write, verify=verify)
 
 
