@@ -462,30 +462,43 @@ def bundled_pip_tool(tmp_path_factory: pytest.TempPathFactory, pipmodels_wheel: 
 
 
 @dataclass(frozen=True)
-class Pips:
-    """The pip on each side of one run: the tool's Python (pipmodels runs in it) and the target."""
+class ToolPip:
+    """The Python that pipmodels runs in, and its pip."""
 
-    tool_python: str
-    venv: Venv
+    python: str
     version: str
 
 
 @pytest.fixture(params=list(PIPS.values()), ids=list(PIPS))
-def pips(request: pytest.FixtureRequest, project: Project, tmp_path: Path) -> Pips:
-    """The bundled pip, or the newest, in both the tool's environment and the target's; the
-    project's commands run in that tool environment."""
+def tool_pip(request: pytest.FixtureRequest, project: Project) -> ToolPip:
+    """The bundled pip, or the newest, in the tool's environment: the project's commands run
+    there."""
+    if request.param == "bundled":
+        python: str = request.getfixturevalue("bundled_pip_tool")
+    else:
+        python = sys.executable
+    project.python = python
+    return ToolPip(python, pip_version(python))
+
+
+@dataclass(frozen=True)
+class Pips:
+    """The pip on each side of one run: the tool's (pipmodels runs in it) and the target's."""
+
+    tool: ToolPip
+    venv: Venv
+
+
+@pytest.fixture
+def pips(request: pytest.FixtureRequest, tool_pip: ToolPip, tmp_path: Path) -> Pips:
+    """The tool's pip, bundled or newest, and a target venv that holds the same pip."""
     venv = Venv(tmp_path / "target")
     subprocess.run([sys.executable, "-m", "venv", str(venv.root)], check=True)
-    if request.param == "bundled":
-        tool: str = request.getfixturevalue("bundled_pip_tool")
-    else:
+    if tool_pip.version != BUNDLED_PIP:
         wheel: Path = request.getfixturevalue("newest_pip_wheel")
         # As a user upgrades: from an index (here a folder of it), not from a file's path,
         # which pip records as a direct URL; pip-sync then takes pip for a package of the
         # user's and uninstalls it (pip-tools 7.6; with any pip).
-        venv.install_offline(wheel.parent, f"pip=={pip_version(sys.executable)}")
-        tool = sys.executable
-    version = pip_version(tool)
-    assert pip_version(venv.python) == version
-    project.python = tool
-    return Pips(tool, venv, version)
+        venv.install_offline(wheel.parent, f"pip=={tool_pip.version}")
+    assert pip_version(venv.python) == tool_pip.version
+    return Pips(tool_pip, venv)
