@@ -104,19 +104,26 @@ def test_each_pip_syncs_cold_then_warm_and_reinstalls_a_removed_model_from_the_c
     cold_warm_and_full_sync(world, project, server, venv, tmp_path, "pip-tools")
     installed_at = venv.installed_times()
 
+    # Behind pipmodels' back: the model uninstalled, a stray package installed.
     subprocess.run(
         [venv.python, "-m", "pip", "uninstall", "-q", "-y", "en-core-web-sm"], check=True
     )
+    venv.install_offline(build_wheel(tmp_path / "stray", "stray", "1.0").parent, "stray")
     server.reset_counts()
     run = project.pipmodels(
         "sync", "-m", "requirements-models.txt", "--python-executable", venv.python
     )
 
+    # No archive and no keyed page is fetched. The target's pip still asks the index about
+    # the name it installs (/simple/en-core-web-sm/, answered 404), with either pip.
+    assert set(server.requests) == {"/simple/en-core-web-sm/"}
     assert server.bytes_of(world.model.name) == 0
     assert server.bytes_of(world.prodigy.name) == 0
     assert venv.freeze()["en-core-web-sm"] == "3.8.0"
     assert venv.run("import en_core_web_sm; print(en_core_web_sm.__name__)") == "en_core_web_sm"
     assert "installed: en-core-web-sm" in run.stderr, run.stderr
+    assert "removed: stray" in run.stderr
+    assert "stray" not in venv.freeze()
     reinstalled = {n for n, t in venv.installed_times().items() if installed_at.get(n) != t}
     assert [n.split("-")[0] for n in reinstalled] == ["en_core_web_sm"]
     assert SECRET not in run.output
