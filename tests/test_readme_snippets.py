@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,12 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from tests.builders import build_wheel
-from tests.conftest import MACHINE_ENV, SECRET, Project, Run, files_containing
+from tests.conftest import MACHINE_ENV, SECRET, CommandLineSpy, Project, Run, files_containing
+from tests.indexes import Index, devpi
 from tests.servers import Server
 
 pytestmark = pytest.mark.slow
+__all__ = ["devpi"]  # fixtures
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 GIT_IDENTITY = {
@@ -153,10 +156,11 @@ def test_the_readme_pre_commit_hook_works_as_written(models: Models, tmp_path: P
 
 @pytest.fixture(scope="session")
 def pipmodels_dependencies(tmp_path_factory: pytest.TempPathFactory, pipmodels_wheel: Path) -> Path:
-    """pipmodels' dependencies as wheels, from the package index once."""
+    """pipmodels' dependencies (its publish extra's included) as wheels, from the index once."""
     dest = tmp_path_factory.mktemp("pipmodels-dependencies")
+    wanted = f"{pipmodels_wheel}[publish]"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "-d", str(dest), str(pipmodels_wheel)],
+        [sys.executable, "-m", "pip", "download", "-q", "-d", str(dest), wanted],
         env=MACHINE_ENV,
         capture_output=True,
         text=True,
@@ -168,27 +172,23 @@ def pipmodels_dependencies(tmp_path_factory: pytest.TempPathFactory, pipmodels_w
 
 
 @pytest.fixture
-def runner_bin(tmp_path: Path, pipmodels_wheel: Path, pipmodels_dependencies: Path) -> Path:
-    """The `python` that actions/setup-python puts first on PATH, with pipmodels' dependencies
-    already there (on a runner, the install step fetches them from the index; here the only
-    index is the test's own)."""
-    root = tmp_path / "runner-python"
-    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
-    python = str(root / "bin" / "python")
-    pip = [python, "-m", "pip", "-q"]
-    subprocess.run(
-        [
-            *pip,
-            "install",
-            "--no-index",
-            "--find-links",
-            str(pipmodels_dependencies),
-            str(pipmodels_wheel),
-        ],
-        check=True,
-    )
-    subprocess.run([*pip, "uninstall", "-y", "pipmodels"], check=True)
-    return root / "bin"
+def new_runner(
+    tmp_path: Path, pipmodels_wheel: Path, pipmodels_dependencies: Path
+) -> Callable[[str], Path]:
+    """A new runner's `python`, as actions/setup-python puts it first on PATH: its bin folder.
+    pipmodels' dependencies are already there (on a runner, the install step fetches them from
+    the index; here the only index is the test's own)."""
+
+    def make(name: str) -> Path:
+        root = tmp_path / f"runner-{name}"
+        subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+        pip = [str(root / "bin" / "python"), "-m", "pip", "-q"]
+        wheels = ["--no-index", "--find-links", str(pipmodels_dependencies)]
+        subprocess.run([*pip, "install", *wheels, f"{pipmodels_wheel}[publish]"], check=True)
+        subprocess.run([*pip, "uninstall", "-y", "pipmodels"], check=True)
+        return root / "bin"
+
+    return make
 
 
 def step_env(env: dict[str, Any] | None, secrets: dict[str, str]) -> dict[str, str]:
@@ -232,35 +232,106 @@ def run_linux_steps(
     return ran
 
 
-def test_the_readme_ci_job_works_as_written(
-    models: Models, runner_bin: Path, pipmodels_wheel: Path, tmp_path: Path
-) -> None:
-    job = yaml.safe_load(readme_yaml_blocks("CI")[0])["jobs"]["test"]
-    project = models.project
-    project.pipmodels("compile", "-m", "requirements-models.txt")  # as committed by a developer
-    (project.root / "tools").mkdir()
-    shutil.copy(pipmodels_wheel, project.root / "tools")  # the wheel the README says to keep
-    lock = (project.root / "requirements.txt").read_text()
-    shutil.rmtree(project.root / ".pipmodels-cache")  # a first run: no cache restored
-    secrets = {"PRODIGY_KEY": SECRET}
+def committed(project: Project, pipmodels_wheel: Path, dest: Path) -> Path:
+    """What actions/checkout gives a job: the inputs, the compiled requirements.txt and the
+    wheel of pipmodels the README says to keep in tools/, and no cache."""
+    if not (project.root / "requirements.txt").exists():
+        project.pipmodels("compile", "-m", "requirements-models.txt")  # a developer did
+    dest.mkdir()
+    for name in ("requirements.in", "requirements-models.txt", "requirements.txt"):
+        shutil.copy2(project.root / name, dest / name)
+    (dest / "tools").mkdir()
+    shutil.copy(pipmodels_wheel, dest / "tools")
+    return dest
+
+
+def runner_environ(runner: Path, index: str) -> dict[str, str]:
+    """The runner's environment: no key in it (the steps' `env:` bring secrets), the runner's
+    Python first on PATH, and the test's package index."""
     env = {name: value for name, value in os.environ.items() if name != "PRODIGY_KEY"}
-    env["PIP_INDEX_URL"] = project.env["PIP_INDEX_URL"]
-    env["PATH"] = f"{runner_bin}{os.pathsep}{os.environ['PATH']}"
+    return {**env, "PIP_INDEX_URL": index, "PATH": f"{runner}{os.pathsep}{os.environ['PATH']}"}
 
-    ran = run_linux_steps(job, project.root, env, secrets)
 
-    commands = [command for command, _ in ran]
-    assert commands[1].startswith("python -m pip install tools/"), commands
-    assert any(c.startswith("pipmodels compile --check") for c in commands)
-    assert (project.root / "requirements.txt").read_text() == lock
-    venv = project.root / ".venv" / "bin" / "python"
-    frozen = subprocess.run(
-        [str(venv), "-m", "pip", "list", "--format=freeze"],
+def installed(checkout: Path) -> str:
+    python = checkout / ".venv" / "bin" / "python"
+    return subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    for pin in ("en-core-web-sm==3.8.0", "prodigy==1.15.3", "tinyspacy==3.8.2", "helperlib==1.0.0"):
-        name, version = pin.split("==")
-        assert re.search(rf"^{name.replace('-', '[-_]')}=={version}$", frozen, re.M | re.I), frozen
+
+
+def assert_synced(checkout: Path, lock: str) -> None:
+    assert (checkout / "requirements.txt").read_text() == lock
+    frozen = installed(checkout)
+    for name, version in (
+        ("en[-_]core[-_]web[-_]sm", "3.8.0"),
+        ("prodigy", "1.15.3"),
+        ("tinyspacy", "3.8.2"),
+        ("helperlib", "1.0.0"),
+    ):
+        assert re.search(rf"^{name}=={version}$", frozen, re.M | re.I), frozen
+
+
+def test_the_readme_ci_job_works_as_written(
+    models: Models, new_runner: Callable[[str], Path], pipmodels_wheel: Path, tmp_path: Path
+) -> None:
+    job = yaml.safe_load(readme_yaml_blocks("CI")[0])["jobs"]["test"]
+    checkout = committed(models.project, pipmodels_wheel, tmp_path / "checkout")
+    lock = (checkout / "requirements.txt").read_text()
+    env = runner_environ(new_runner("test"), models.project.env["PIP_INDEX_URL"])
+
+    with CommandLineSpy(SECRET) as spy:
+        ran = run_linux_steps(job, checkout, env, {"PRODIGY_KEY": SECRET})
+
+    commands = [command for command, _ in ran]
+    assert commands[1].startswith("python -m pip install tools/"), commands
+    assert any(c.startswith("pipmodels compile --check") for c in commands)
+    assert_synced(checkout, lock)
+    assert spy.leaks == set()
     no_secret_anywhere([run for _, run in ran], tmp_path)
+
+
+# The README's team index, and the user named in its URL, stand in for this test's devpi.
+TEAM_INDEX = "https://models.example.com/team/models/"
+TEAM_USER = "TWINE_USERNAME: team"
+
+
+def test_the_readme_ci_jobs_with_a_team_mirror_work_as_written(
+    models: Models,
+    new_runner: Callable[[str], Path],
+    pipmodels_wheel: Path,
+    devpi: Index,
+    tmp_path: Path,
+) -> None:
+    block = readme_yaml_blocks("CI")[1]
+    assert TEAM_INDEX in block and TEAM_USER in block
+    block = block.replace(TEAM_INDEX, devpi.upload_url)
+    block = block.replace(TEAM_USER, f"TWINE_USERNAME: {devpi.username}")
+    jobs = yaml.safe_load(block)["jobs"]
+    secrets = {"PRODIGY_KEY": SECRET, "MODELS_INDEX_PASSWORD": devpi.password}
+    index = models.project.env["PIP_INDEX_URL"]
+    publisher = committed(models.project, pipmodels_wheel, tmp_path / "publisher")
+    lock = (publisher / "requirements.txt").read_text()
+
+    with CommandLineSpy(SECRET) as spy:
+        published = run_linux_steps(
+            jobs["publish-models"], publisher, runner_environ(new_runner("publish"), index), secrets
+        )
+        models.server.reset_counts()
+        tester = committed(models.project, pipmodels_wheel, tmp_path / "tester")
+        tested = run_linux_steps(
+            jobs["test"], tester, runner_environ(new_runner("test"), index), {}
+        )
+
+    assert any(c.startswith("pipmodels publish") for c, _ in published)
+    assert_synced(tester, lock)
+    # The test job never reached the model's host nor the keyed page: every model came from
+    # the mirror. (The package index, /simple/, is asked about names, as for any sync.)
+    origin = ("/prodigy/", "/explosion/", "/blob/")
+    origin_paths = [p for p in models.server.requests if p.startswith(origin)]
+    assert origin_paths == []
+    assert spy.leaks == set()
+    no_secret_anywhere([run for _, run in published + tested], tmp_path / "tester")
+    no_secret_anywhere([], tmp_path / "publisher")
