@@ -26,17 +26,12 @@ from tests.builders import build_wheel
 from tests.conftest import MACHINE_ENV, SECRET, CommandLineSpy, Project, Run, files_containing
 from tests.indexes import Index, devpi
 from tests.servers import Server
+from tests.test_precommit import GIT_IDENTITY, git
 
 pytestmark = pytest.mark.slow
 __all__ = ["devpi"]  # fixtures
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
 
 
 def readme_yaml_blocks(heading: str) -> list[str]:
@@ -48,17 +43,6 @@ def readme_yaml_blocks(heading: str) -> list[str]:
     blocks = re.findall(r"^```yaml\n(.*?)^```$", section, re.S | re.M)
     assert blocks, f"README.md's section {heading!r} has no yaml block"
     return blocks
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**os.environ, **GIT_IDENTITY},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 @dataclass
