@@ -468,12 +468,13 @@ def newest_pip_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundled_pip_tool(tmp_path_factory: pytest.TempPathFactory, pipmodels_wheel: Path) -> str:
+def bundled_pip_tool(
+    tmp_path_factory: pytest.TempPathFactory, venv_template: Path, pipmodels_wheel: Path
+) -> str:
     """A tool environment as a user makes it: `python -m venv`, its bundled pip kept, then
     pipmodels and what it needs from the package index. Its Python."""
     root = tmp_path_factory.mktemp("bundled-pip-tool") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
-    python = str(root / "bin" / "python")
+    python = copy_venv(venv_template, root).python
     from_the_index(python, "install", "-q", str(pipmodels_wheel))
     assert pip_version(python) == BUNDLED_PIP
     return python

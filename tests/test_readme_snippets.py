@@ -23,7 +23,15 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from tests.builders import build_wheel
-from tests.conftest import MACHINE_ENV, SECRET, CommandLineSpy, Project, Run, files_containing
+from tests.conftest import (
+    MACHINE_ENV,
+    SECRET,
+    CommandLineSpy,
+    Project,
+    Run,
+    copy_venv,
+    files_containing,
+)
 from tests.indexes import Index, devpi
 from tests.servers import Server
 from tests.test_precommit import GIT_IDENTITY, git
@@ -157,18 +165,17 @@ def pipmodels_dependencies(tmp_path_factory: pytest.TempPathFactory, pipmodels_w
 
 @pytest.fixture
 def new_runner(
-    tmp_path: Path, pipmodels_wheel: Path, pipmodels_dependencies: Path
-) -> Callable[[str], Path]:
+    venv_template: Path, tmp_path: Path, pipmodels_wheel: Path, pipmodels_dependencies: Path
+) -> Callable[[str, str], Path]:
     """A new runner's `python`, as actions/setup-python puts it first on PATH: its bin folder.
-    pipmodels' dependencies are already there (on a runner, the install step fetches them from
-    the index; here the only index is the test's own)."""
+    pipmodels' dependencies (and those of ``extras``) are already there: on a runner the
+    install step fetches them from the index; here the only index is the test's own."""
 
-    def make(name: str) -> Path:
-        root = tmp_path / f"runner-{name}"
-        subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+    def make(name: str, extras: str = "") -> Path:
+        root = copy_venv(venv_template, tmp_path / f"runner-{name}").root
         pip = [str(root / "bin" / "python"), "-m", "pip", "-q"]
         wheels = ["--no-index", "--find-links", str(pipmodels_dependencies)]
-        subprocess.run([*pip, "install", *wheels, f"{pipmodels_wheel}[publish]"], check=True)
+        subprocess.run([*pip, "install", *wheels, f"{pipmodels_wheel}{extras}"], check=True)
         subprocess.run([*pip, "uninstall", "-y", "pipmodels"], check=True)
         return root / "bin"
 
@@ -259,12 +266,12 @@ def assert_synced(checkout: Path, lock: str) -> None:
 
 
 def test_the_readme_ci_job_works_as_written(
-    models: Models, new_runner: Callable[[str], Path], pipmodels_wheel: Path, tmp_path: Path
+    models: Models, new_runner: Callable[[str, str], Path], pipmodels_wheel: Path, tmp_path: Path
 ) -> None:
     job = yaml.safe_load(readme_yaml_blocks("CI")[0])["jobs"]["test"]
     checkout = committed(models.project, pipmodels_wheel, tmp_path / "checkout")
     lock = (checkout / "requirements.txt").read_text()
-    env = runner_environ(new_runner("test"), models.project.env["PIP_INDEX_URL"])
+    env = runner_environ(new_runner("test", ""), models.project.env["PIP_INDEX_URL"])
 
     with CommandLineSpy(SECRET) as spy:
         ran = run_linux_steps(job, checkout, env, {"PRODIGY_KEY": SECRET})
@@ -284,7 +291,7 @@ TEAM_USER = "TWINE_USERNAME: team"
 
 def test_the_readme_ci_jobs_with_a_team_mirror_work_as_written(
     models: Models,
-    new_runner: Callable[[str], Path],
+    new_runner: Callable[[str, str], Path],
     pipmodels_wheel: Path,
     devpi: Index,
     tmp_path: Path,
@@ -301,12 +308,15 @@ def test_the_readme_ci_jobs_with_a_team_mirror_work_as_written(
 
     with CommandLineSpy(SECRET) as spy:
         published = run_linux_steps(
-            jobs["publish-models"], publisher, runner_environ(new_runner("publish"), index), secrets
+            jobs["publish-models"],
+            publisher,
+            runner_environ(new_runner("publish", "[publish]"), index),
+            secrets,
         )
         models.server.reset_counts()
         tester = committed(models.project, pipmodels_wheel, tmp_path / "tester")
         tested = run_linux_steps(
-            jobs["test"], tester, runner_environ(new_runner("test"), index), {}
+            jobs["test"], tester, runner_environ(new_runner("test", ""), index), {}
         )
 
     assert any(c.startswith("pipmodels publish") for c, _ in published)
