@@ -53,7 +53,7 @@ def describe_environment():
     out = {}
     for dist in md.distributions():
         name = dist.metadata["Name"]
-        if not name:
+        if not name or name in out:  # the first on the path is the one imported
             continue
         direct = None
         try:
