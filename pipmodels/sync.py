@@ -7,6 +7,7 @@ it runs, none of them carries a credential (see :mod:`pipmodels.context`).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,9 +102,12 @@ def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) ->
     return locktext.pins_as_references(text, references)
 
 
-# Packages pip-sync spares by name (pip-tools' PACKAGES_TO_IGNORE, on the Pythons that
-# pipmodels supports), but not when pip installed them from a file: see _kept_line.
-_SPARED_BY_NAME = ("pip", "pip-tools", "setuptools", "wheel", "distribute")
+# Packages pip-sync spares by name (pip-tools' PACKAGES_TO_IGNORE; the build tools only where
+# pip-sync itself runs on a Python before 3.12), but not when pip installed them from a file:
+# see _kept_line.
+_SPARED_BY_NAME = ("pip", "pip-tools") + (
+    ("setuptools", "wheel", "distribute") if sys.version_info < (3, 12) else ()
+)
 
 
 def _self_preservation(text: str, target: Target) -> list[str]:
