@@ -137,7 +137,10 @@ def _kept_line(name: str, package: Installed) -> str:
     ``name==version`` pin does not match it, so pip-sync would uninstall it and then ask the
     index for ``name==version`` (a namesake there would be installed in its place; for pip
     itself, the install that follows has no pip left to run). The same reference matches.
+    pip records such a URL without its user-info, except a ``${VAR}`` one (PEP 610), which a
+    child could not expand (children never get the variables that hold keys): that one keeps
+    the pin.
     """
-    if package.direct:
+    if package.direct and "${" not in package.direct:
         return f"{name} @ {package.direct}"
     return f"{name}=={package.version}"
