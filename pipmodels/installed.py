@@ -30,6 +30,7 @@ _EXTRA = re.compile(r"""\bextra\s*==\s*["']([^"']+)["']""")
 class Installed:
     version: str
     requires: tuple[str, ...]
+    direct: str | None = None  # the file or URL pip installed it from, with its hash
 
 
 @dataclass(frozen=True)
@@ -48,18 +49,10 @@ class Target:
 
 def describe(python: str | None, ctx: Context) -> Target:
     if python is None or python == sys.executable:
-        import importlib.metadata as md
-
-        raw: dict[str, Any] = {
-            "path": sys.path,
-            "prefix": sys.prefix,
-            "base_prefix": sys.base_prefix,
-            "distributions": {
-                d.metadata["Name"]: [d.version, d.requires or []]
-                for d in md.distributions()
-                if d.metadata["Name"]
-            },
-        }
+        # The very function the target interpreter runs, here without a child.
+        namespace: dict[str, Any] = {}
+        exec(pipcommands.DESCRIBE_ENVIRONMENT, namespace)
+        raw: dict[str, Any] = namespace["describe_environment"]()
     else:
         result = ctx.run(
             pipcommands.describe_python(python),
@@ -68,7 +61,8 @@ def describe(python: str | None, ctx: Context) -> Target:
         )
         raw = json.loads(result.output.strip().splitlines()[-1])
     packages = {
-        canonical_name(k): Installed(v[0], tuple(v[1])) for k, v in raw["distributions"].items()
+        canonical_name(k): Installed(v[0], tuple(v[1]), v[2] if len(v) > 2 else None)
+        for k, v in raw["distributions"].items()
     }
     folders = [e for e in raw["path"] if e and os.path.isdir(e)]
     return Target(python, folders, raw["prefix"] != raw["base_prefix"], packages)

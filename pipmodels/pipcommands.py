@@ -42,17 +42,39 @@ def pip_download(
     return cmd
 
 
-# Run inside a target interpreter, which may lack every third-party package.
-LIST_DISTRIBUTIONS = r"""
-import json, sys, importlib.metadata as md
-out = {}
-for dist in md.distributions():
-    name = dist.metadata["Name"]
-    if name:
-        out[name] = [dist.version, dist.requires or []]
-print(json.dumps({"path": sys.path, "prefix": sys.prefix, "base_prefix": sys.base_prefix,
-                  "distributions": out}))
+# Run inside a target interpreter, which may lack every third-party package. For each
+# distribution: its version, its requirements, and, when pip installed it from a file or URL
+# with a hash (pip records that in direct_url.json), that reference as pip-sync keys it
+# (``url#sha256=...``): pip-sync takes such a distribution for one that no ``name==version``
+# pin satisfies. In this process, :mod:`pipmodels.installed` runs the same function.
+DESCRIBE_ENVIRONMENT = r"""
+def describe_environment():
+    import json, sys, importlib.metadata as md
+    out = {}
+    for dist in md.distributions():
+        name = dist.metadata["Name"]
+        if not name or name in out:  # the first on the path is the one imported
+            continue
+        direct = None
+        try:
+            recorded = json.loads(dist.read_text("direct_url.json") or "null") or {}
+            archive = recorded.get("archive_info")
+            if isinstance(archive, dict) and recorded.get("url"):
+                hashes = archive.get("hashes") or {}
+                if hashes:
+                    algorithm, value = next(iter(hashes.items()))
+                    direct = recorded["url"] + "#" + algorithm + "=" + value
+                elif archive.get("hash"):
+                    direct = recorded["url"] + "#" + archive["hash"]
+        except (ValueError, TypeError, AttributeError, StopIteration):
+            direct = None
+        out[name] = [dist.version, dist.requires or [], direct]
+    return {"path": sys.path, "prefix": sys.prefix, "base_prefix": sys.base_prefix,
+            "distributions": out}
 """
+LIST_DISTRIBUTIONS = (
+    DESCRIBE_ENVIRONMENT + "\nimport json\nprint(json.dumps(describe_environment()))\n"
+)
 
 
 def describe_python(python: str) -> list[str]:

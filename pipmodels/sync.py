@@ -7,6 +7,7 @@ it runs, none of them carries a credential (see :mod:`pipmodels.context`).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from pipmodels import console, engines, installed, locktext, pipoutput, progress
 from pipmodels.errors import PipmodelsError
 from pipmodels.filenames import canonical_name
 from pipmodels.inputs import Pin
-from pipmodels.installed import Target
+from pipmodels.installed import Installed, Target
 
 if TYPE_CHECKING:
     from pipmodels.cache import Cache
@@ -75,7 +76,7 @@ def _pip_sync(
     keep = _self_preservation(text, target)
     with session.ctx.scratch("sync-") as tmp:
         request = Path(tmp) / name
-        request.write_text(text + "".join(f"{n}=={v}\n" for n, v in sorted(keep.items())))
+        request.write_text(text + "".join(f"{line}\n" for line in keep))
         page = cache.run_page(Path(tmp))
         engine = engines.get(options.engine)
         command = engine.sync_command(session, request, target, dry_run=dry_run, page=page)
@@ -126,15 +127,45 @@ def _unhashed_models_from_cache(text: str, pins: Sequence[Pin], cache: Cache) ->
     return locktext.pins_as_references(text, references)
 
 
-def _self_preservation(text: str, target: Target) -> dict[str, str]:
-    """pipmodels and what it needs, where installed in the target and not already pinned.
+# Packages pip-sync spares by name (pip-tools' PACKAGES_TO_IGNORE; the build tools only where
+# pip-sync itself runs on a Python before 3.12), but not when pip installed them from a file:
+# see _kept_line.
+_SPARED_BY_NAME = ("pip", "pip-tools") + (
+    ("setuptools", "wheel", "distribute") if sys.version_info < (3, 12) else ()
+)
+
+
+def _self_preservation(text: str, target: Target) -> list[str]:
+    """Lines that keep pipmodels, what it needs, and the installer's own packages as they are
+    in the target, for those requirements.txt does not pin.
 
     pip-sync spares pip-tools and its dependencies but would remove pipmodels, which users
-    install beside their models (``make install``). Listing them as already-satisfied pins
-    makes pip-sync leave them alone.
+    install beside their models (``make install``). Listing them as already-satisfied
+    requirements makes pip-sync leave them alone.
     """
-    if "pipmodels" not in target.packages:
-        return {}
     pinned = {canonical_name(name) for name in locktext.pinned_names(text)}
-    closure = installed.closure("pipmodels", target.packages)
-    return {n: v for n, v in closure.items() if n not in pinned}
+    keep: dict[str, Installed] = {}
+    if "pipmodels" in target.packages:
+        closure = installed.closure("pipmodels", target.packages)
+        keep.update({n: target.packages[n] for n in closure})
+    for name in _SPARED_BY_NAME:
+        if name in target.packages and target.packages[name].direct:
+            keep[name] = target.packages[name]
+    return [_kept_line(n, keep[n]) for n in sorted(keep) if n not in pinned]
+
+
+def _kept_line(name: str, package: Installed) -> str:
+    """A requirement that pip-sync finds satisfied by ``package`` as installed.
+
+    A package that pip installed from a file or URL (``pip install ./pipmodels-0.1.0-...whl``)
+    carries that reference and its hash in direct_url.json, and pip-sync keys it by them: a
+    ``name==version`` pin does not match it, so pip-sync would uninstall it and then ask the
+    index for ``name==version`` (a namesake there would be installed in its place; for pip
+    itself, the install that follows has no pip left to run). The same reference matches.
+    pip records such a URL without its user-info, except a ``${VAR}`` one (PEP 610), which a
+    child could not expand (children never get the variables that hold keys): that one keeps
+    the pin.
+    """
+    if package.direct and "${" not in package.direct:
+        return f"{name} @ {package.direct}"
+    return f"{name}=={package.version}"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import ensurepip
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from pipmodels import engines
 from tests.builders import build_wheel
@@ -18,6 +21,12 @@ from tests.servers import Server
 
 SECRET = "s3cr3t-prodigy-key-7f2a9c"
 UNREACHABLE_INDEX = "http://127.0.0.1:9/simple/"
+# The machine's own environment, pip configuration included, taken before the autouse fixture
+# hides it: fixtures that install from the package index (a pip release) run with it.
+MACHINE_ENV = dict(os.environ)
+# The oldest pip the test environment may hold (setup.cfg's test extra asks for it): the newest
+# release when the pip-version tests were written.
+NEWEST_PIP = "26.3"
 
 
 @pytest.fixture(autouse=True)
@@ -148,6 +157,7 @@ class Project:
     root: Path
     env: dict[str, str] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)
+    python: str = sys.executable  # the tool environment pipmodels runs in
     spy_secret: str | None = None
     spy_hits: int = 0
 
@@ -164,7 +174,7 @@ class Project:
         timeout: float = 300,
         python_args: tuple[str, ...] = (),
     ) -> Run:
-        cmd = [sys.executable, *python_args, "-m", "pipmodels", *args]
+        cmd = [self.python, *python_args, "-m", "pipmodels", *args]
         env = {**os.environ, **self.env}
         if self.spy_secret:
             with CommandLineSpy(self.spy_secret) as spy:
@@ -186,7 +196,7 @@ class Project:
     def start(self, *args: str) -> subprocess.Popen[str]:
         """``pipmodels ARGS`` in the background, in a process group of its own."""
         return subprocess.Popen(
-            [sys.executable, "-m", "pipmodels", *args],
+            [self.python, "-m", "pipmodels", *args],
             cwd=self.root,
             env={**os.environ, **self.env},
             stdout=subprocess.PIPE,
@@ -318,11 +328,29 @@ class Venv:
         ).stdout.strip()
 
 
-@pytest.fixture
-def venv(tmp_path: Path) -> Venv:
-    root = tmp_path / "venv"
+@pytest.fixture(scope="session")
+def venv_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtual environment, made once per session with `python -m venv` (bundled pip)."""
+    root = tmp_path_factory.mktemp("venv-template") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+    return root
+
+
+def copy_venv(template: Path, root: Path) -> Venv:
+    """What `python -m venv root` would make, copied from ``template`` in a tenth of the time
+    (installing the bundled pip is most of venv's seconds). The text files in bin/ that name
+    the template's folder (pip's scripts, activate) are rewritten to name the copy's."""
+    shutil.copytree(template, root, symlinks=True)
+    old, new = str(template).encode(), str(root).encode()
+    for path in (root / "bin").iterdir():
+        if path.is_file() and not path.is_symlink() and old in (data := path.read_bytes()):
+            path.write_bytes(data.replace(old, new))
     return Venv(root)
+
+
+@pytest.fixture
+def venv(venv_template: Path, tmp_path: Path) -> Venv:
+    return copy_venv(venv_template, tmp_path / "venv")
 
 
 @pytest.fixture(scope="session")
@@ -381,3 +409,114 @@ def requirements_body(text: str) -> str:
     lines = text.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
     return "".join(lines[start:])
+
+
+# Which pip runs where. pipmodels runs `pip download` and pip-compile with the pip of its own
+# environment (the tool's), and pip-sync installs with the target's pip (`python -m pip` of
+# --python-executable). The test environment holds the newest pip (setup.cfg's test extra asks
+# for NEWEST_PIP or later); `python -m venv` bundles an older one, which every other test's
+# target keeps. The tests that take `pips` run their flow twice: the bundled pip on both sides,
+# and the newest pip on both sides.
+BUNDLED_PIP = ensurepip.version()
+PIPS = {
+    f"pip {BUNDLED_PIP} (bundled) on both sides": "bundled",
+    "the newest pip on both sides": "newest",
+}
+
+
+def pip_version(python: str) -> str:
+    return subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('pip'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def from_the_index(python: str, *args: str) -> None:
+    """``python -m pip ARGS`` with the machine's own pip configuration, which reaches the index."""
+    proc = subprocess.run(
+        [python, "-m", "pip", *args],
+        env=MACHINE_ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def newest_pip_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test environment's own pip release as a wheel from the package index, fetched once."""
+    version = importlib.metadata.version("pip")
+    assert Version(version) >= Version(NEWEST_PIP), (
+        f"the test environment holds pip {version}; its test extra asks for pip>={NEWEST_PIP}"
+    )
+    dest = tmp_path_factory.mktemp("newest-pip")
+    from_the_index(
+        sys.executable,
+        "download",
+        "-q",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "-d",
+        str(dest),
+        f"pip=={version}",
+    )
+    return next(dest.glob("pip-*.whl"))
+
+
+@pytest.fixture(scope="session")
+def bundled_pip_tool(
+    tmp_path_factory: pytest.TempPathFactory, venv_template: Path, pipmodels_wheel: Path
+) -> str:
+    """A tool environment as a user makes it: `python -m venv`, its bundled pip kept, then
+    pipmodels and what it needs from the package index. Its Python."""
+    root = tmp_path_factory.mktemp("bundled-pip-tool") / "venv"
+    python = copy_venv(venv_template, root).python
+    from_the_index(python, "install", "-q", str(pipmodels_wheel))
+    assert pip_version(python) == BUNDLED_PIP
+    return python
+
+
+@dataclass(frozen=True)
+class ToolPip:
+    """The Python that pipmodels runs in, and its pip."""
+
+    python: str
+    version: str
+
+
+@pytest.fixture(params=list(PIPS.values()), ids=list(PIPS))
+def tool_pip(request: pytest.FixtureRequest, project: Project) -> ToolPip:
+    """The bundled pip, or the newest, in the tool's environment: the project's commands run
+    there."""
+    if request.param == "bundled":
+        python: str = request.getfixturevalue("bundled_pip_tool")
+    else:
+        python = sys.executable
+    project.python = python
+    return ToolPip(python, pip_version(python))
+
+
+@dataclass(frozen=True)
+class Pips:
+    """The pip on each side of one run: the tool's (pipmodels runs in it) and the target's."""
+
+    tool: ToolPip
+    venv: Venv
+
+
+@pytest.fixture
+def pips(request: pytest.FixtureRequest, tool_pip: ToolPip, tmp_path: Path) -> Pips:
+    """The tool's pip, bundled or newest, and a target venv that holds the same pip."""
+    venv = copy_venv(request.getfixturevalue("venv_template"), tmp_path / "target")
+    if tool_pip.version != BUNDLED_PIP:
+        wheel: Path = request.getfixturevalue("newest_pip_wheel")
+        # As a user upgrades: from an index (here a folder of it), not from a file's path,
+        # which pip records as a direct URL; pip-sync then takes pip for a package of the
+        # user's and uninstalls it (pip-tools 7.6; with any pip).
+        venv.install_offline(wheel.parent, f"pip=={tool_pip.version}")
+    assert pip_version(venv.python) == tool_pip.version
+    return Pips(tool_pip, venv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.builders import build_wheel
-from tests.conftest import SECRET, Project
+from tests.conftest import SECRET, Project, Venv, files_containing
 from tests.servers import Response, Server
+from tests.test_attacks_gateway import _alive, _descendants
 
 pytestmark = pytest.mark.slow
 
@@ -286,3 +288,71 @@ def test_secret_in_the_url_never_reaches_output(
     assert SECRET not in run.output
     assert "en-keyed==1.0.0" in (project.root / "requirements.txt").read_text()
     assert [p.name for p in project.files_containing(SECRET)] == ["requirements.in"]
+
+
+@pytest.fixture
+def keyed_sync(server: Server, index: str, project: Project, venv: Venv, tmp_path: Path) -> Project:
+    """A synced project whose next sync downloads a big new Prodigy through the gateway: its
+    models file names a keyed find-links page, and the page serves the new release slowly."""
+    old = build_wheel(tmp_path / "old", "prodigy", "1.15.3")
+    noise = {"prodigy/noise.bin": os.urandom(4 << 20)}  # does not compress: 4 MB on the wire
+    new = build_wheel(tmp_path / "new", "prodigy", "1.16.0", extra_files=noise)
+    server.add_find_links_page("/prodigy", SECRET, [old, new])
+    project.env.update(PIP_INDEX_URL=index, PRODIGY_KEY=SECRET)
+    project.write("requirements.in", "helperlib\n")
+    page = f"-f http://${{PRODIGY_KEY}}@{server.url.split('//')[1]}/prodigy/\n"
+    project.write("models.txt", page + "prodigy==1.15.3\n")
+    project.pipmodels("sync", "-m", "models.txt", "--python-executable", venv.python)
+    project.write("models.txt", page + "prodigy==1.16.0\n")
+    server.throttle = 0.2  # 64 KB every 0.2 s: the download is under way for a while
+    return project
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["Ctrl-C", "kill-9"])
+def test_a_sync_stopped_mid_download_through_a_keyed_origin_leaves_everything_as_it_was(
+    keyed_sync: Project, server: Server, venv: Venv, tmp_path: Path, sig: signal.Signals
+) -> None:
+    project = keyed_sync
+    args = ["sync", "-m", "models.txt", "--python-executable", venv.python]
+    before = snapshot(project.root)
+    packages = venv.freeze()
+    proc = project.start(*args)
+    deadline = time.monotonic() + 60
+    while not server.bytes_of("prodigy-1.16.0-py3-none-any.whl") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.bytes_of("prodigy-1.16.0-py3-none-any.whl"), "the download never started"
+    tree = _descendants(proc.pid)
+    assert tree, "pip download was not running"
+
+    os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C reaches the foreground process group
+    _, stderr = proc.communicate(timeout=60)
+
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survivors = [p for p in tree if _alive(p)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == [], "a child outlived the stopped run"
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        message = stderr[stderr.index("error:") :].strip()
+        assert message.startswith("error: Interrupted"), stderr
+        assert "\n\n" not in message and "Traceback" not in stderr  # one paragraph
+        assert SECRET not in stderr
+    after = snapshot(project.root)
+    if sig == signal.SIGKILL:  # no chance to clean up: the next run sweeps the scratch folder
+        after = {name: data for name, data in after.items() if "/download-" not in name}
+    assert after["requirements.txt"] == before["requirements.txt"]
+    assert_nothing_lost(before, after)
+    assert not list((project.root / ".pipmodels-cache").glob("prodigy-1.16.0*"))
+    assert venv.freeze() == packages
+    assert files_containing(SECRET, tmp_path) == []
+
+    server.throttle = 0
+    project.pipmodels(*args)  # the next run converges
+    assert venv.freeze()["prodigy"] == "1.16.0"
+    assert [name for name in snapshot(project.root) if "download-" in name] == []
+    runs = tmp_path / "pipmodels-state" / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == []

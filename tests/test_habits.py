@@ -357,3 +357,39 @@ def test_long_steps_say_what_they_do_on_a_terminal_and_in_a_log(
     # Each phase named with its time when it ends.
     for name in ("download", "pip-compile", "pip-sync"):
         assert re.search(rf"^  {name}: \d+\.\d s$", run.stderr, re.M), run.stderr
+
+
+@pytest.mark.parametrize("from_a_file", ["pipmodels", "pip"])
+def test_sync_keeps_what_was_installed_from_a_wheel_file_and_never_asks_the_index_for_it(
+    from_a_file: str,
+    project: Project,
+    venv: Venv,
+    tmp_path: Path,
+    pipmodels_wheel: Path,
+    newest_pip_wheel: Path,
+    engine: str,
+    server: Server,
+) -> None:
+    """`pip install ./pipmodels-0.1.0-py3-none-any.whl` (the README's CI form) or a pip
+    installed from its wheel file: pip records the file's URL and sha256 (a direct URL), and
+    pip-sync takes such a package for one requirements.txt does not list."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _stand_ins(wheels)
+    pip = [venv.python, "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheels)]
+    if from_a_file == "pipmodels":
+        subprocess.run([*pip, f"{pipmodels_wheel}[publish]"], check=True)
+    else:
+        subprocess.run([*pip, str(newest_pip_wheel)], check=True)
+    before = venv.freeze()
+    model = build_wheel(tmp_path / "m", "en_demo", "1.0.0")
+    project.write("requirements.in", f"{model}\n")
+    project.env["PIP_INDEX_URL"] = server.add_index([])
+
+    run = project.pipmodels("sync", "--python-executable", venv.python, check=False)
+
+    assert run.returncode == 0, run.output
+    packages = venv.freeze()
+    assert packages["en-demo"] == "1.0.0"
+    assert packages[from_a_file] == before[from_a_file], run.output
+    assert f"/simple/{from_a_file}/" not in server.requests, run.output

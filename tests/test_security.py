@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import build_sdist, build_wheel, sha256
-from tests.conftest import SECRET, Project, Venv, files_containing
+from tests.conftest import SECRET, Pips, Project, Venv, files_containing
 from tests.servers import Server
 
 pytestmark = pytest.mark.slow
@@ -128,6 +128,19 @@ CASES = [
 
 @pytest.mark.parametrize(("form", "engine"), CASES, ids=[f"{f}-{e}" for f, e in CASES])
 def test_every_credential_form_installs_and_nothing_leaks(
+    form: str, engine: str, hosts: Hosts, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    installs_and_nothing_leaks(form, engine, hosts, project, venv, tmp_path)
+
+
+def test_a_keyed_index_installs_and_nothing_leaks_with_each_pip(
+    hosts: Hosts, project: Project, pips: Pips, tmp_path: Path
+) -> None:
+    """The tool's pip downloads through the gateway and the target's pip installs through it."""
+    installs_and_nothing_leaks("PIP_INDEX_URL", "pip-tools", hosts, project, pips.venv, tmp_path)
+
+
+def installs_and_nothing_leaks(
     form: str, engine: str, hosts: Hosts, project: Project, venv: Venv, tmp_path: Path
 ) -> None:
     project.env["PIPMODELS_ENGINE"] = engine

@@ -303,3 +303,56 @@ def test_a_header_naming_the_engine_is_read_for_its_inputs_alone() -> None:
     command = "pipmodels compile -m models.txt --engine uv --extra dev requirements.in"
     assert _sources_of(command) == ["requirements.in"]
     assert _sources_of("pipmodels compile --engine uv") == ["requirements.in"]
+
+
+def test_a_package_installed_from_a_file_is_kept_by_its_recorded_reference(
+    tmp_path: Path,
+) -> None:
+    """pip writes direct_url.json for `pip install ./pipmodels-0.1.0-py3-none-any.whl`;
+    pip-sync keys such a package by that reference, so the line that keeps it must too."""
+    import json
+    import subprocess
+
+    from pipmodels import installed, pipcommands, sync
+
+    site = tmp_path / "site"
+    wheel_url = "file:///work/tools/pipmodels-0.1.0-py3-none-any.whl"
+    for name, version, direct in (
+        ("pipmodels", "0.1.0", {"url": wheel_url, "archive_info": {"hashes": {"sha256": "ab"}}}),
+        ("pip", "26.3", {"url": "file:///w/pip-26.3.whl", "archive_info": {"hash": "sha256=cd"}}),
+        ("setuptools", "65.5.0", None),
+        ("wheel", "0.45", {"url": "file:///src/wheel", "dir_info": {}}),
+    ):
+        info = site / f"{name}-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        if direct:
+            (info / "direct_url.json").write_text(json.dumps(direct))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path[:0] = [{str(site)!r}]\n" + pipcommands.LIST_DISTRIBUTIONS,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = {
+        k: v
+        for k, v in json.loads(out)["distributions"].items()
+        if k in ("pipmodels", "pip", "setuptools", "wheel")
+    }
+    assert {k: v[2] for k, v in found.items()} == {
+        "pipmodels": f"{wheel_url}#sha256=ab",
+        "pip": "file:///w/pip-26.3.whl#sha256=cd",
+        "setuptools": None,
+        "wheel": None,  # a folder, not an archive: pip-sync keys it by name
+    }
+    packages = {k: installed.Installed(v[0], (), v[2]) for k, v in found.items()}
+    target = installed.Target("python", [], True, packages)
+    assert sync._self_preservation("setuptools==65.5.0\n", target) == [
+        "pip @ file:///w/pip-26.3.whl#sha256=cd",
+        f"pipmodels @ {wheel_url}#sha256=ab",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import build_wheel, sha256
-from tests.conftest import SECRET, Project, Venv, requirements_body
+from tests.conftest import SECRET, Pips, Project, Venv, requirements_body
 from tests.servers import Server
 
 pytestmark = pytest.mark.slow
@@ -92,6 +93,48 @@ tinyspacy==3.8.2 \\
 def test_cold_then_warm_sync(
     world: World, project: Project, server: Server, venv: Venv, tmp_path: Path, engine: str
 ) -> None:
+    cold_warm_and_full_sync(world, project, server, venv, tmp_path, engine)
+
+
+def test_each_pip_syncs_cold_then_warm_and_reinstalls_a_removed_model_from_the_cache(
+    world: World, project: Project, server: Server, pips: Pips, tmp_path: Path
+) -> None:
+    """The bundled pip and the newest, each in both the tool's and the target's environment."""
+    venv = pips.venv
+    cold_warm_and_full_sync(world, project, server, venv, tmp_path, "pip-tools")
+    installed_at = venv.installed_times()
+
+    # Behind pipmodels' back: the model uninstalled, a stray package installed.
+    subprocess.run(
+        [venv.python, "-m", "pip", "uninstall", "-q", "-y", "en-core-web-sm"], check=True
+    )
+    venv.install_offline(build_wheel(tmp_path / "stray", "stray", "1.0").parent, "stray")
+    server.reset_counts()
+    run = project.pipmodels(
+        "sync", "-m", "requirements-models.txt", "--python-executable", venv.python
+    )
+
+    # No archive and no keyed page is fetched. The target's pip still asks the index about
+    # the name it installs (/simple/en-core-web-sm/, answered 404), with either pip.
+    assert set(server.requests) == {"/simple/en-core-web-sm/"}
+    assert server.bytes_of(world.model.name) == 0
+    assert server.bytes_of(world.prodigy.name) == 0
+    assert venv.freeze()["en-core-web-sm"] == "3.8.0"
+    assert venv.run("import en_core_web_sm; print(en_core_web_sm.__name__)") == "en_core_web_sm"
+    assert "installed: en-core-web-sm" in run.stderr, run.stderr
+    assert "removed: stray" in run.stderr
+    assert "stray" not in venv.freeze()
+    reinstalled = {n for n, t in venv.installed_times().items() if installed_at.get(n) != t}
+    assert [n.split("-")[0] for n in reinstalled] == ["en_core_web_sm"]
+    assert SECRET not in run.output
+    assert project.files_containing(SECRET, tmp_path) == []
+
+
+def cold_warm_and_full_sync(
+    world: World, project: Project, server: Server, venv: Venv, tmp_path: Path, engine: str
+) -> None:
+    """A cold sync, a warm no-op with no request, a full sync that changes nothing; no key
+    anywhere."""
     args = ["sync", "-m", "requirements-models.txt", "--python-executable", venv.python]
 
     cold = project.pipmodels(*args)
