@@ -1,0 +1,45 @@
+"""Round 4's attacks on the quick check, the head start and the PEP 751 lock: each a hole
+found (kept as the test that proves it closed) or a class tried that held."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.builders import build_wheel
+from tests.conftest import Project, Venv
+from tests.servers import Server
+
+UP_TO_DATE = "Up to date: nothing changed since the last sync"
+
+
+def _synced(server: Server, index: str, project: Project, venv: Venv, tmp_path: Path) -> Project:
+    model = build_wheel(tmp_path / "d", "en_demo", "1.0.0", requires=["tinyspacy<3.9"])
+    url = server.add_release_asset("acme/models", "v1", model)
+    project.write("requirements.in", "en_demo @ ${DEMO_BASE}" + url[len(server.url) :] + "\n")
+    project.env.update(PIP_INDEX_URL=index, DEMO_BASE=server.url)
+    project.pipmodels("sync", "--python-executable", venv.python)
+    return project
+
+
+def _sync(project: Project, venv: Venv, *extra: str) -> str:
+    return project.pipmodels("sync", "--python-executable", venv.python, *extra).stderr
+
+
+@pytest.mark.slow
+def test_the_quick_check_does_not_answer_once_another_sync_replaced_the_full_record(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """The full fast path compares with the one record per cache, requirements.txt and target;
+    a sync of the same target under other options (here another --env-file) replaces it, so
+    the full path would sync again: the first command line's quick record must not answer."""
+    synced = _synced(server, index, project, venv, tmp_path)
+    assert UP_TO_DATE in _sync(synced, venv)  # the quick record exists and answers
+    synced.write("other.env", "UNUSED=1\n")
+    assert UP_TO_DATE not in _sync(synced, venv, "--env-file", "other.env")
+
+    stderr = _sync(synced, venv)
+
+    assert UP_TO_DATE not in stderr  # as the full fast path decides: its record is another's
+    assert UP_TO_DATE in _sync(synced, venv)
