@@ -142,6 +142,10 @@ def _save_quick_record(session: Session, witness: Witness) -> None:
     argv, options = sys.argv[1:], session.options
     if argv[:1] != ["sync"] or options.upgrade or options.dry_run or "--check" in argv:
         return
+    # The full path compares with the one record of this cache, requirements.txt and target,
+    # which a sync of them under other options replaces: this answer holds only while it is
+    # the record this fingerprint was compared with.
+    witness.stamp(str(_record_path(options, session.ctx.base_environ)))
     message = unchanged_message(session) if console.level() > console.QUIET else ""
     home = quickcheck.state_folder(os.environ)
     quickcheck.save(home, argv, witness, message, os.environ)
