@@ -3,6 +3,7 @@ found (kept as the test that proves it closed) or a class tried that held."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,26 @@ def test_the_quick_check_does_not_answer_once_another_sync_replaced_the_full_rec
 
     assert UP_TO_DATE not in stderr  # as the full fast path decides: its record is another's
     assert UP_TO_DATE in _sync(synced, venv)
+
+
+@pytest.mark.slow
+def test_a_tail_that_trickles_is_given_up_as_any_download_is(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """The tail asked for first is read under the same stall limit as the rest: a host that
+    sends it at 200 bytes a second is given up after PIPMODELS_STALL_SECONDS, not after the
+    twenty minutes 256 KiB takes at that rate."""
+    model = build_wheel(tmp_path / "s", "en_slow", "1.0.0", payload=200_000)
+    url = server.add_release_asset("acme/models", "v1", model)
+    project.write("requirements.in", f"en_slow @ {url}\n")
+    project.env.update(PIP_INDEX_URL=index, PIPMODELS_STALL_SECONDS="2")
+    server.chunk, server.throttle = 100, 0.5
+
+    started = time.monotonic()
+    run = project.pipmodels("sync", "--python-executable", venv.python, check=False, timeout=90)
+
+    assert time.monotonic() - started < 60
+    assert run.returncode == 1, run.output
+    assert "pipmodels gave up on it" in run.stderr
+    assert not project.root.joinpath("requirements.txt").exists()
+    assert not list(project.root.joinpath(".pipmodels-cache").glob("*.whl"))
