@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.builders import build_wheel
-from tests.conftest import Project, Venv
-from tests.servers import Server
+from tests.conftest import SECRET, Project, Venv, secret_forms
+from tests.servers import Server, basic_auth
 
 UP_TO_DATE = "Up to date: nothing changed since the last sync"
 
@@ -67,3 +67,36 @@ def test_a_tail_that_trickles_is_given_up_as_any_download_is(
     assert "pipmodels gave up on it" in run.stderr
     assert not project.root.joinpath("requirements.txt").exists()
     assert not list(project.root.joinpath(".pipmodels-cache").glob("*.whl"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["query", "path"])
+def test_a_page_whose_links_carry_the_key_writes_no_lock(
+    where: str, server: Server, project: Project, tmp_path: Path
+) -> None:
+    """A host that echoes the key into its file links (a token in the query, or in the path
+    as some hosts put it) would put the key in pylock.toml, which records each file's URL:
+    no lock is written and the message names no key."""
+    prodigy = build_wheel(tmp_path / "p", "prodigy", "1.15.3", requires=["helperlib"])
+    helper = build_wheel(tmp_path / "pub", "helperlib", "1.0.0")
+    public = server.add_index([helper])
+    link = (
+        f"files/{prodigy.name}?token={SECRET}" if where == "query" else f"{SECRET}/{prodigy.name}"
+    )
+    page = f'<html><body><a href="{link}">{prodigy.name}</a></body></html>'.encode()
+    server.routes["/echo/"] = basic_auth(f"{SECRET}:", page, "text/html")
+    file_path = (
+        f"/echo/files/{prodigy.name}" if where == "query" else f"/echo/{SECRET}/{prodigy.name}"
+    )
+    server.routes[file_path] = basic_auth(f"{SECRET}:", prodigy.read_bytes(), "application/zip")
+    project.write(
+        "requirements.in",
+        f"-f {server.url.replace('http://', 'http://${PRODIGY_KEY}@')}/echo/\nprodigy==1.15.3\n",
+    )
+    project.env.update(PIP_INDEX_URL=public, PRODIGY_KEY=SECRET)
+
+    run = project.pipmodels("compile", "-o", "pylock.toml", check=False)
+
+    assert run.returncode == 1, run.output
+    assert not any(form in run.output for form in secret_forms(SECRET))
+    assert not project.root.joinpath("pylock.toml").exists()
