@@ -3,6 +3,7 @@ found (kept as the test that proves it closed) or a class tried that held."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from tests.builders import build_wheel
 from tests.conftest import SECRET, Project, Venv, secret_forms
-from tests.servers import Server, basic_auth
+from tests.servers import Response, Server, basic_auth
 
 UP_TO_DATE = "Up to date: nothing changed since the last sync"
 
@@ -100,3 +101,45 @@ def test_a_page_whose_links_carry_the_key_writes_no_lock(
     assert run.returncode == 1, run.output
     assert not any(form in run.output for form in secret_forms(SECRET))
     assert not project.root.joinpath("pylock.toml").exists()
+
+
+def _hostile_lock(project: Project, server: Server, tmp_path: Path, where: str) -> None:
+    model = build_wheel(tmp_path / "m", "en_demo", "1.0.0")
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    spelled = "${PRODIGY_KEY}" if where.endswith("${}") else "$PRODIGY_KEY"
+    server.routes[f"/x/{SECRET}/{model.name}"] = lambda _r: Response(200, model.read_bytes())
+    server.routes[f"/{SECRET}/simple/"] = lambda _r: Response(200, b"<html></html>")
+    if where.startswith("archive"):
+        package = (
+            f'name = "en-demo"\nversion = "1.0.0"\n[packages.archive]\n'
+            f'url = "{server.url}/x/{spelled}/{model.name}"\n'
+            f'hashes = {{sha256 = "{digest}"}}\n'
+        )
+    else:
+        package = (
+            f'name = "en-demo"\nversion = "1.0.0"\nindex = "{server.url}/{spelled}/simple/"\n'
+            f'[[packages.wheels]]\nname = "{model.name}"\nurl = "{server.url}/x/{model.name}"\n'
+            f'hashes = {{sha256 = "{digest}"}}\n'
+        )
+    project.write(
+        "pylock.toml", f'lock-version = "1.0"\ncreated-by = "someone"\n[[packages]]\n{package}'
+    )
+    project.env["PRODIGY_KEY"] = SECRET  # the teammate's own key, for Prodigy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["archive url ${}", "index url ${}", "archive url $"])
+def test_a_lock_that_names_a_variable_in_a_url_sends_no_key_anywhere(
+    where: str, server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """A lock is a file from a pull request: a ``${VAR}`` in one of its URLs would be expanded
+    (by pipmodels' reader or pip's) and send the teammate's key to the lock's host."""
+    project.env["PIP_INDEX_URL"] = index
+    _hostile_lock(project, server, tmp_path, where)
+
+    run = project.pipmodels("sync", "pylock.toml", "--python-executable", venv.python, check=False)
+
+    assert [r.path for r in server.log if SECRET in r.path] == []
+    assert run.returncode == 1, run.output
+    assert not any(form in run.output for form in secret_forms(SECRET))
+    assert "en-demo" not in venv.freeze()
