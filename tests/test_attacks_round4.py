@@ -143,3 +143,34 @@ def test_a_lock_that_names_a_variable_in_a_url_sends_no_key_anywhere(
     assert run.returncode == 1, run.output
     assert not any(form in run.output for form in secret_forms(SECRET))
     assert "en-demo" not in venv.freeze()
+
+
+@pytest.mark.slow
+def test_an_input_edited_while_a_sync_runs_is_synced_by_the_next_one(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """A sync reads its inputs when it starts; one edited while it downloads is not what it
+    installed, so its record must not say the edited input is synced."""
+    model = build_wheel(
+        tmp_path / "d", "en_demo", "1.0.0", requires=["tinyspacy<3.9"], payload=2_000_000
+    )
+    url = server.add_release_asset("acme/models", "v1", model)
+    project.write("requirements.in", f"en_demo @ {url}\n")
+    project.env["PIP_INDEX_URL"] = index
+    server.throttle = 0.1  # 64 KiB per 100 ms: three seconds for the model
+
+    running = project.start("sync", "--python-executable", venv.python)
+    deadline = time.monotonic() + 60
+    while server.bytes_of(model.name) == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    project.write("requirements.in", f"en_demo @ {url}\nhelperlib\n")
+    _, stderr = running.communicate(timeout=120)
+    assert running.returncode == 0, stderr
+    assert "helperlib" not in venv.freeze()  # the sync installed what it read
+    server.throttle = 0
+
+    stderr = _sync(project, venv)
+
+    assert UP_TO_DATE not in stderr
+    assert "helperlib" in venv.freeze()
