@@ -120,7 +120,16 @@ def is_unchanged(session: Session) -> bool:
     return True
 
 
-def remember(session: Session, target: Target) -> None:
+def inputs_as_read(session: Session) -> Witness:
+    """What the files a sync reads hold as it starts, for :func:`remember` to compare with."""
+    witness = _witness(session)
+    fingerprint(session, [], witness)
+    return witness
+
+
+def remember(session: Session, target: Target, started: Witness | None = None) -> None:
+    """Record this sync for the next no-op check; with ``started`` (:func:`inputs_as_read`),
+    only when no file it read was edited while it ran: what it installed is not the edit."""
     record = _record_path(session.options, session.ctx.base_environ)
     record.parent.mkdir(parents=True, exist_ok=True)
     witness = _witness(session)
@@ -128,8 +137,30 @@ def remember(session: Session, target: Target) -> None:
         "fingerprint": fingerprint(session, target.search_path, witness),
         "search_path": target.search_path,
     }
+    edited = [] if started is None else _edited(started, witness, session.options.output_path)
+    if edited:
+        console.warn(f"{edited[0]} changed while the sync ran; the next sync reads it again.")
+        record.unlink(missing_ok=True)
+        quick = quickcheck.record_path(
+            quickcheck.state_folder(os.environ), sys.argv[1:], os.getcwd()
+        )
+        Path(quick).unlink(missing_ok=True)
+        return
     atomic_write(record, json.dumps(data) + "\n")
     _save_quick_record(session, witness)
+
+
+def _edited(started: Witness, now: Witness, output: Path) -> list[str]:
+    """The files whose content differs between the two (not the output, which the sync
+    writes)."""
+    written = os.path.abspath(output)
+    return [
+        name
+        for (kind, name), value in now.entries.items()
+        if kind == quickcheck.CONTENT
+        and name != written
+        and started.entries.get((kind, name), value) != value
+    ]
 
 
 def _witness(session: Session) -> Witness:
