@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pipmodels.http import TAIL_BYTES
 from tests.builders import build_wheel
 from tests.conftest import SECRET, Project, Venv, secret_forms
-from tests.servers import Response, Server, basic_auth
+from tests.servers import Request, Response, Server, basic_auth
 
 UP_TO_DATE = "Up to date: nothing changed since the last sync"
 
@@ -174,3 +175,33 @@ def test_an_input_edited_while_a_sync_runs_is_synced_by_the_next_one(
 
     assert UP_TO_DATE not in stderr
     assert "helperlib" in venv.freeze()
+
+
+@pytest.mark.slow
+def test_a_range_answered_with_more_bytes_than_its_content_range_adds_nothing(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """The rest of the file, asked for after its tail, says it is bytes 0 to N and sends more:
+    the pieces make no archive, and nothing is cached (a class tried that held)."""
+    model = build_wheel(tmp_path / "d", "en_demo", "1.0.0", payload=3 * TAIL_BYTES)
+    data = model.read_bytes()
+
+    def lying(request: Request) -> Response:
+        asked = request.headers.get("range", "")
+        if asked.startswith("bytes=0-"):
+            last = int(asked[len("bytes=0-") :])
+            headers = {"Content-Range": f"bytes 0-{last}/{len(data)}"}
+            return Response(206, data[: last + 1] + b"\0" * 5000, headers)
+        return Response(200, data)  # the tail: cut by the test host as asked
+
+    server.routes[f"/lie/{model.name}"] = lying
+    server.archives[f"/lie/{model.name}"] = model.name
+    project.write("requirements.in", f"en_demo @ {server.url}/lie/{model.name}\n")
+    project.env["PIP_INDEX_URL"] = index
+
+    run = project.pipmodels("sync", "--python-executable", venv.python, check=False)
+
+    assert run.returncode == 1, run.output
+    assert "Nothing was added to the cache" in run.stderr  # (held: the archive is checked)
+    assert not list(project.root.joinpath(".pipmodels-cache").glob("*.whl"))
+    assert not project.root.joinpath("requirements.txt").exists()
