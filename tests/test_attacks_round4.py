@@ -4,6 +4,9 @@ found (kept as the test that proves it closed) or a class tried that held."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -205,3 +208,24 @@ def test_a_range_answered_with_more_bytes_than_its_content_range_adds_nothing(
     assert "Nothing was added to the cache" in run.stderr  # (held: the archive is checked)
     assert not list(project.root.joinpath(".pipmodels-cache").glob("*.whl"))
     assert not project.root.joinpath("requirements.txt").exists()
+
+
+@pytest.mark.slow
+def test_a_python_named_by_path_lookup_is_the_one_path_finds_now(
+    server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """``--python-executable python`` is whichever Python PATH finds: another PATH (another
+    environment activated) is another target, which the last sync did not install."""
+    other = tmp_path / "other"
+    subprocess.run([sys.executable, "-m", "venv", str(other)], check=True)
+    project.env["PATH"] = f"{venv.root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    synced = _synced(server, index, project, venv, tmp_path)
+    synced.pipmodels("sync", "--python-executable", "python")
+    assert UP_TO_DATE in synced.pipmodels("sync", "--python-executable", "python").stderr
+    assert "en-demo" in venv.freeze()
+
+    project.env["PATH"] = f"{other / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    stderr = synced.pipmodels("sync", "--python-executable", "python").stderr
+
+    assert UP_TO_DATE not in stderr
+    assert "en-demo" in Venv(other).freeze()
