@@ -16,6 +16,7 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -57,6 +58,10 @@ def fingerprint(session: Session, search_path: list[str], witness: Witness) -> s
     add("options", replace(options, jobs=0, upgrade=False, dry_run=False))
     witness.content("pyproject.toml")  # [tool.pipmodels], which options were read with
     add("output", os.path.abspath(options.output_path))
+    python = options.python_executable
+    if python and os.path.basename(python) == python:  # found on PATH: another PATH, another
+        witness.variable("PATH")
+        add("python", shutil.which(python, path=environ.get("PATH")))
     add("env file", content(options.env_file or options.sources[0].parent / ".env"))
     for parsed in session.inputs.files:
         add("file", os.path.abspath(parsed.path), content(parsed.path))
