@@ -229,3 +229,21 @@ def test_a_python_named_by_path_lookup_is_the_one_path_finds_now(
 
     assert UP_TO_DATE not in stderr
     assert "en-demo" in Venv(other).freeze()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spelling", ["-P tinyspacy", "--upgrade-package=tinyspacy", "config"])
+def test_every_spelling_of_an_upgrade_asks_the_index_each_time(
+    spelling: str, server: Server, index: str, project: Project, venv: Venv, tmp_path: Path
+) -> None:
+    """An upgrade (--upgrade-package, or --upgrade in [tool.pipmodels]'s compile args) asks
+    the index for newer versions: as -U, it is never answered from a record."""
+    synced = _synced(server, index, project, venv, tmp_path)
+    extra = spelling.split() if spelling != "config" else []
+    if spelling == "config":
+        synced.write("pyproject.toml", '[tool.pipmodels]\npip-compile-args = ["--upgrade"]\n')
+    _sync(synced, venv, *extra)
+
+    stderr = _sync(synced, venv, *extra)
+
+    assert UP_TO_DATE not in stderr
