@@ -105,7 +105,7 @@ def unchanged_message(session: Session) -> str:
 def is_unchanged(session: Session) -> bool:
     """True when a sync would change nothing: nothing it depends on changed since the last."""
     options = session.options
-    if options.upgrade or options.dry_run:
+    if options.upgrades or options.dry_run:
         return False
     try:
         recorded = json.loads(
@@ -176,7 +176,7 @@ def _save_quick_record(session: Session, witness: Witness) -> None:
     """Let the next run of this very ``pipmodels sync`` command line answer from
     :mod:`pipmodels.quickcheck`; never for one that must do work whatever changed."""
     argv, options = sys.argv[1:], session.options
-    if argv[:1] != ["sync"] or options.upgrade or options.dry_run or "--check" in argv:
+    if argv[:1] != ["sync"] or options.upgrades or options.dry_run or "--check" in argv:
         return
     # The full path compares with the one record of this cache, requirements.txt and target,
     # which a sync of them under other options replaces: this answer holds only while it is
