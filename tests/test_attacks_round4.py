@@ -247,3 +247,26 @@ def test_every_spelling_of_an_upgrade_asks_the_index_each_time(
     stderr = _sync(synced, venv, *extra)
 
     assert UP_TO_DATE not in stderr
+
+
+@pytest.mark.slow
+def test_a_login_that_is_also_in_the_index_path_still_locks(
+    server: Server, project: Project, tmp_path: Path
+) -> None:
+    """Azure Artifacts' form, https://FEED:PAT@.../_packaging/FEED/pypi/simple/: the login is
+    part of the public URL too, so the lock's URLs hold it and that is no leak; the PAT is."""
+    prodigy = build_wheel(tmp_path / "p", "prodigy", "1.15.3")
+    feed = "teamfeed"
+    private = server.add_index(
+        [prodigy], prefix=f"/_packaging/{feed}/pypi", auth=f"{feed}:{SECRET}"
+    )
+    keyed = private.replace("http://", f"http://{feed}:${{PRODIGY_KEY}}@")
+    project.write("requirements.in", f"-i {keyed}\nprodigy==1.15.3\n")
+    project.env["PRODIGY_KEY"] = SECRET
+
+    run = project.pipmodels("compile", "-o", "pylock.toml", check=False)
+
+    assert run.returncode == 0, run.output
+    lock = project.root.joinpath("pylock.toml").read_text()
+    assert f"/_packaging/{feed}/pypi/packages/{prodigy.name}" in lock
+    assert SECRET not in lock
