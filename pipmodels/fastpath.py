@@ -16,6 +16,7 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -57,6 +58,10 @@ def fingerprint(session: Session, search_path: list[str], witness: Witness) -> s
     add("options", replace(options, jobs=0, upgrade=False, dry_run=False))
     witness.content("pyproject.toml")  # [tool.pipmodels], which options were read with
     add("output", os.path.abspath(options.output_path))
+    python = options.python_executable
+    if python and os.path.basename(python) == python:  # found on PATH: another PATH, another
+        witness.variable("PATH")
+        add("python", shutil.which(python, path=environ.get("PATH")))
     add("env file", content(options.env_file or options.sources[0].parent / ".env"))
     for parsed in session.inputs.files:
         add("file", os.path.abspath(parsed.path), content(parsed.path))
@@ -100,7 +105,7 @@ def unchanged_message(session: Session) -> str:
 def is_unchanged(session: Session) -> bool:
     """True when a sync would change nothing: nothing it depends on changed since the last."""
     options = session.options
-    if options.upgrade or options.dry_run:
+    if options.upgrades or options.dry_run:
         return False
     try:
         recorded = json.loads(
@@ -120,7 +125,16 @@ def is_unchanged(session: Session) -> bool:
     return True
 
 
-def remember(session: Session, target: Target) -> None:
+def inputs_as_read(session: Session) -> Witness:
+    """What the files a sync reads hold as it starts, for :func:`remember` to compare with."""
+    witness = _witness(session)
+    fingerprint(session, [], witness)
+    return witness
+
+
+def remember(session: Session, target: Target, started: Witness | None = None) -> None:
+    """Record this sync for the next no-op check; with ``started`` (:func:`inputs_as_read`),
+    only when no file it read was edited while it ran: what it installed is not the edit."""
     record = _record_path(session.options, session.ctx.base_environ)
     record.parent.mkdir(parents=True, exist_ok=True)
     witness = _witness(session)
@@ -128,8 +142,30 @@ def remember(session: Session, target: Target) -> None:
         "fingerprint": fingerprint(session, target.search_path, witness),
         "search_path": target.search_path,
     }
+    edited = [] if started is None else _edited(started, witness, session.options.output_path)
+    if edited:
+        console.warn(f"{edited[0]} changed while the sync ran; the next sync reads it again.")
+        record.unlink(missing_ok=True)
+        quick = quickcheck.record_path(
+            quickcheck.state_folder(os.environ), sys.argv[1:], os.getcwd()
+        )
+        Path(quick).unlink(missing_ok=True)
+        return
     atomic_write(record, json.dumps(data) + "\n")
     _save_quick_record(session, witness)
+
+
+def _edited(started: Witness, now: Witness, output: Path) -> list[str]:
+    """The files whose content differs between the two (not the output, which the sync
+    writes)."""
+    written = os.path.abspath(output)
+    return [
+        name
+        for (kind, name), value in now.entries.items()
+        if kind == quickcheck.CONTENT
+        and name != written
+        and started.entries.get((kind, name), value) != value
+    ]
 
 
 def _witness(session: Session) -> Witness:
@@ -140,8 +176,12 @@ def _save_quick_record(session: Session, witness: Witness) -> None:
     """Let the next run of this very ``pipmodels sync`` command line answer from
     :mod:`pipmodels.quickcheck`; never for one that must do work whatever changed."""
     argv, options = sys.argv[1:], session.options
-    if argv[:1] != ["sync"] or options.upgrade or options.dry_run or "--check" in argv:
+    if argv[:1] != ["sync"] or options.upgrades or options.dry_run or "--check" in argv:
         return
+    # The full path compares with the one record of this cache, requirements.txt and target,
+    # which a sync of them under other options replaces: this answer holds only while it is
+    # the record this fingerprint was compared with.
+    witness.stamp(str(_record_path(options, session.ctx.base_environ)))
     message = unchanged_message(session) if console.level() > console.QUIET else ""
     home = quickcheck.state_folder(os.environ)
     quickcheck.save(home, argv, witness, message, os.environ)

@@ -318,7 +318,7 @@ class Client:
                 with target.open("xb") as stream:  # the whole file: no range, no waste
                     sha256, size = self._copy(response, stream, shown, where)
                 return Downloaded(target, sha256, size)
-            tail = _tail_of(response)
+            tail = _tail_of(response, self.policy, shown, where)
             validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
         if tail is None:
             return None
@@ -387,14 +387,15 @@ def _content_range(headers: Mapping[str, str]) -> tuple[int, int, int] | None:
     return (first, last, total) if first <= last < total else None
 
 
-def _tail_of(response: requests.Response) -> Tail | None:
-    """A 206 answer to ``bytes=-N`` as the file's tail, when it says so consistently."""
+def _tail_of(response: requests.Response, policy: Policy, shown: str, where: str) -> Tail | None:
+    """A 206 answer to ``bytes=-N`` as the file's tail, when it says so consistently; read
+    under the stall limit and Ctrl-C as any download is."""
     found = _content_range(response.headers)
     if found is None or found[1] != found[2] - 1 or found[1] - found[0] >= TAIL_BYTES:
         return None
     first, last, total = found
     data = b""
-    for chunk in arriving(response):
+    for chunk in _watched(arriving(response), policy, shown, where):
         data += chunk
         if len(data) > last - first + 1:
             return None

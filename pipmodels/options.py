@@ -57,6 +57,16 @@ class Options:
         )
 
     @property
+    def upgrades(self) -> bool:
+        """Whether this run asks the index for newer versions (--upgrade, --upgrade-package, or
+        either among the engine's arguments): no record of an earlier run can answer it."""
+        return self.upgrade or any(
+            arg in ("-U", "--upgrade", "-P", "--upgrade-package")
+            or arg.startswith(("--upgrade=", "--upgrade-package=", "-P"))
+            for arg in self.compile_args
+        )
+
+    @property
     def cache_path(self) -> Path:
         if self.cache_dir is not None:
             return self.cache_dir

@@ -310,6 +310,10 @@ def _string(
         return None
     if not isinstance(value, str) or not value or not value.isprintable():
         raise _invalid(path, f"{where} has no valid {key}")
+    if "${" in value:
+        # A lock holds values as they are; in the requirement lines it becomes, pip and the
+        # download step would fill in the variable, and send a key to the lock's host.
+        raise _invalid(path, f"{where}'s {key} names a variable ({value!r}), which a lock cannot")
     return value
 
 

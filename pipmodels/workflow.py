@@ -145,6 +145,7 @@ def sync_and_remember(session: Session) -> SyncReport:
     options = session.options
     # A first compile (no requirements.txt yet) starts when the models' metadata arrives.
     first = not lockfile.synced_as_is(options) and not options.output_path.exists()
+    started = fastpath.inputs_as_read(session)  # an edit while the sync runs is not recorded
     with contextlib.ExitStack() as stack:
         head = None
         if first and not options.dry_run:
@@ -157,7 +158,7 @@ def sync_and_remember(session: Session) -> SyncReport:
         target = described.result()
         report = _compile_and_sync(session, pins, target, head)
     if not options.dry_run:
-        fastpath.remember(session, target)
+        fastpath.remember(session, target, started)
     return report
 
 
