@@ -119,16 +119,3 @@ def installed_extras_needs(requires: Sequence[str], packages: Mapping[str, Insta
     return [
         name for names in extras.values() if all(n in packages for n in names) for name in names
     ]
-
-
-def distribution_folders(folders: list[str]) -> list[str]:
-    """Every ``*.dist-info`` and ``*.egg-info`` in ``folders``: their names carry name and
-    version, so listing them is a cheap way to see a package added, removed or changed."""
-    found = []
-    for folder in folders:
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            names = ["<unreadable>"]
-        found += [f"{folder}/{n}" for n in names if n.endswith((".dist-info", ".egg-info"))]
-    return sorted(found)

@@ -94,17 +94,6 @@ def variable(key: str) -> str:
     return "PIP_" + key.upper().replace("-", "_")
 
 
-def digest_parts(environ: Mapping[str, str]) -> list[tuple[str, bytes | None]]:
-    """Each configuration file's path and content (None when absent), for the fast path."""
-    parts: list[tuple[str, bytes | None]] = []
-    for path in config_files(environ):
-        try:
-            parts.append((str(path), path.read_bytes()))
-        except OSError:
-            parts.append((str(path), None))
-    return parts
-
-
 def setting(environ: Mapping[str, str], key: str) -> list[str]:
     """The effective whitespace-separated values of one setting (``constraint``): config files
     in pip's order, the last one that sets it winning, then its ``PIP_*`` variable."""
